@@ -1,0 +1,41 @@
+# Two commands a new user types on a fresh Debian machine: `make demo`, `make test`.
+# Everything they need (system packages, .venv, the package with GPAW) is installed here.
+
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+SYSPKG := libxc-dev libopenblas-dev pkg-config
+
+.PHONY: install demo test bench lint format clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@dpkg -s $(SYSPKG) >/dev/null 2>&1 || \
+	  ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $(SYSPKG))
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	CC=g++ $(PY) -m pip install -q -e '.[gpaw,test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/bash -c true 2>/dev/null; PATH=$(CURDIR)/$(VENV)/bin:$$PATH sh examples/demo.sh
+
+test: $(STAMP)
+	$(PY) -m ruff check asr tests benchmarks
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) benchmarks/run.py
+
+lint: $(STAMP)
+	$(PY) -m ruff check asr tests benchmarks
+	$(PY) -m ruff format --check asr tests benchmarks
+
+format: $(STAMP)
+	$(PY) -m ruff format asr tests benchmarks
+	$(PY) -m ruff check --fix asr tests benchmarks
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,3 @@
+"""ASR: Atomic Simulation Recipes."""
+
+__version__ = "0.1.0"

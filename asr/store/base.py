@@ -1,0 +1,305 @@
+"""The store interface, and everything above the storage primitives.
+
+`BaseStore` implements the porcelain (put/get, commit a revision, walk a
+revision chain, find records by index terms, resolve abbreviated ids) on top
+of a few primitives that each backend provides: raw objects by id, refs with
+compare-and-swap, index entries, and named locks. `MemoryStore` and
+`DiskStore` are the backends; one contract test suite runs against both.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
+from typing import Any
+
+import numpy as np
+
+from .errors import AmbiguousIdError, ObjectNotFoundError, StoreError
+from .ids import ObjectId, Uid
+from .objects import IndexTerms, StoredObject, decode_object, encode_object
+from .objects import record_header as _record_header
+
+MIN_PREFIX = 4
+_ID_SPEC = re.compile(r"(?P<base>[0-9a-fA-F]+)(?P<back>(~\d*)*)\Z")
+
+DEFAULT_RTOL = 1e-8
+DEFAULT_ATOL = 1e-10
+
+
+def close_rows(
+    candidates: np.ndarray, floats: np.ndarray, rtol: float, atol: float
+) -> np.ndarray:
+    """Indices of the rows of `candidates` equal to `floats` within tolerance.
+
+    Returned nearest first. NaN matches NaN; infinities match themselves.
+    """
+    if candidates.shape[0] == 0:
+        return np.zeros(0, int)
+    if candidates.shape[1] != floats.shape[0]:
+        return np.zeros(0, int)
+    with np.errstate(invalid="ignore"):
+        diff = np.abs(candidates - floats)
+        scale = np.maximum(np.abs(candidates), np.abs(floats))
+        ok = (diff <= atol + rtol * scale) | (candidates == floats)
+        ok |= np.isnan(candidates) & np.isnan(floats)
+        hits = np.flatnonzero(ok.all(axis=1))
+        if len(hits) > 1:
+            worst = np.nan_to_num(diff[hits], nan=0.0, posinf=0.0).max(axis=1)
+            hits = hits[np.argsort(worst, kind="stable")]
+    return hits
+
+
+class BaseStore(ABC):
+    """What every backend offers. Subclasses implement the `_` primitives."""
+
+    # -- primitives ---------------------------------------------------------
+
+    @abstractmethod
+    def _add_raw(self, oid: ObjectId, data: bytes) -> None:
+        """Store canonical bytes under their id (no-op if present)."""
+
+    @abstractmethod
+    def _get_raw(self, oid: ObjectId) -> tuple[bytes, str]:
+        """Bytes of an object and where they were read (for error messages)."""
+
+    @abstractmethod
+    def has(self, oid: str) -> bool:
+        """Is this object in the store?"""
+
+    @abstractmethod
+    def iter_object_ids(self) -> Iterator[ObjectId]:
+        """Every object id, loose and packed."""
+
+    @abstractmethod
+    def _object_ids_with_prefix(self, prefix: str) -> set[ObjectId]: ...
+
+    @abstractmethod
+    def get_ref(self, uid: str) -> ObjectId | None:
+        """The newest revision of a record, or None."""
+
+    @abstractmethod
+    def _set_ref(self, uid: Uid, oid: ObjectId, expected: ObjectId | None) -> None:
+        """Move a ref if it still points at `expected` (else RefConflictError)."""
+
+    @abstractmethod
+    def delete_ref(self, uid: Uid) -> None:
+        """Forget a record (its objects stay until pruned)."""
+
+    @abstractmethod
+    def iter_refs(self) -> Iterator[tuple[Uid, ObjectId]]: ...
+
+    @abstractmethod
+    def _uids_with_prefix(self, prefix: str) -> set[Uid]: ...
+
+    @abstractmethod
+    def _index_add(self, uid: Uid, terms: IndexTerms) -> None: ...
+
+    @abstractmethod
+    def _index_exact(self, key: bytes) -> set[Uid]: ...
+
+    @abstractmethod
+    def _index_shape(self, shape: bytes) -> tuple[list[Uid], list[np.ndarray]]: ...
+
+    @abstractmethod
+    def reindex(self) -> int:
+        """Rebuild the index from refs and objects; returns records indexed."""
+
+    @abstractmethod
+    def lock(self, name: str, timeout: float | None = None) -> AbstractContextManager:
+        """A lock shared by every process using this store."""
+
+    def bulk(self) -> AbstractContextManager[BaseStore]:
+        """Context in which many writes are batched (one fsync per batch)."""
+        from contextlib import nullcontext
+
+        return nullcontext(self)
+
+    def refresh(self) -> None:  # noqa: B027 - optional for backends
+        """Forget cached listings, to see other processes' latest writes."""
+
+    # -- objects ------------------------------------------------------------
+
+    def put_object(self, kind: str, header: dict, payload: Any) -> ObjectId:
+        oid, data = encode_object(kind, header, payload)
+        self._add_raw(oid, data)
+        return oid
+
+    def add_raw(self, data: bytes) -> ObjectId:
+        """Copy an object's bytes from elsewhere; they are verified first."""
+        from .ids import hash_bytes
+
+        oid = hash_bytes(data)
+        decode_object(oid, data)
+        self._add_raw(oid, data)
+        return oid
+
+    def get_raw(self, oid: str) -> bytes:
+        data, where = self._get_raw(ObjectId(oid))
+        decode_object(oid, data, where)  # verifies
+        return data
+
+    def get(self, oid: str) -> StoredObject:
+        """Read an object; its hash is verified on every read."""
+        data, where = self._get_raw(ObjectId(oid))
+        return decode_object(oid, data, where)
+
+    def put_blob(self, data: bytes) -> ObjectId:
+        return self.put_object("blob", {}, bytes(data))
+
+    def get_blob(self, oid: str) -> bytes:
+        obj = self.get(oid)
+        if obj.kind != "blob":
+            raise StoreError(f"object {oid} is a {obj.kind}, not a blob")
+        return obj.payload
+
+    # -- records and revisions ---------------------------------------------
+
+    def commit(
+        self,
+        payload: Any,
+        *,
+        uid: Uid | None = None,
+        parent: ObjectId | None = None,
+        index: IndexTerms | None = None,
+    ) -> StoredObject:
+        """Write a record revision and move its ref onto it.
+
+        Order matters for crashes: object (durable), then index entries, then
+        the ref. A crash in between leaves an unreferenced object or a stale
+        index entry, both harmless; the ref is the commit point.
+        `parent` must be the current head of `uid` (None for a new record).
+        """
+        uid = Uid.new() if uid is None else uid
+        header = _record_header(uid, parent, index)
+        oid, data = encode_object("record", header, payload)
+        self._add_raw(oid, data)
+        if index is not None:
+            self._index_add(uid, index)
+        self._set_ref(uid, oid, parent)
+        return StoredObject(oid, "record", header, payload)
+
+    def set_ref(self, uid: str, oid: str, expected: str | None = None) -> None:
+        """Point `uid` at revision `oid` (which must be in the store)."""
+        obj = self.get(oid)
+        if obj.uid != uid:
+            raise StoreError(f"object {oid} is not a revision of {uid}")
+        if obj.index is not None:
+            self._index_add(Uid(uid), obj.index)
+        self._set_ref(
+            Uid(uid), ObjectId(oid), None if expected is None else ObjectId(expected)
+        )
+
+    def head(self, uid: str) -> StoredObject:
+        oid = self.get_ref(uid)
+        if oid is None:
+            raise ObjectNotFoundError(f"no record with uid {uid}")
+        return self.get(oid)
+
+    def log(self, start: str) -> Iterator[StoredObject]:
+        """The revision chain from `start` (uid or object id) back to the first."""
+        ref = self.get_ref(start) if len(start) == 32 else None
+        oid: str | None = ref or start
+        while oid is not None:
+            obj = self.get(oid)
+            yield obj
+            oid = obj.parent
+
+    def records(self) -> Iterator[StoredObject]:
+        """The head revision of every record."""
+        for _uid, oid in self.iter_refs():
+            yield self.get(oid)
+
+    # -- the index ----------------------------------------------------------
+
+    def find(self, key: bytes) -> list[StoredObject]:
+        """Records whose head has exactly these index terms' `exact` key."""
+        found = []
+        for uid in sorted(self._index_exact(key)):
+            head = self._head_or_none(uid)
+            if head is not None and head.index is not None and head.index.exact == key:
+                found.append(head)
+        return found
+
+    def find_similar(
+        self,
+        shape: bytes,
+        floats: Iterable[float],
+        rtol: float = DEFAULT_RTOL,
+        atol: float = DEFAULT_ATOL,
+    ) -> list[StoredObject]:
+        """Records of this shape whose floats equal `floats` within tolerance."""
+        floats = np.asarray(floats, dtype=float).ravel()
+        uids, vectors = self._index_shape(shape)
+        same_length = [i for i, v in enumerate(vectors) if len(v) == len(floats)]
+        if not same_length:
+            return []
+        matrix = np.array([vectors[i] for i in same_length]).reshape(
+            len(same_length), len(floats)
+        )
+        found, seen = [], set()
+        for row in close_rows(matrix, floats, rtol, atol):
+            uid = uids[same_length[row]]
+            if uid in seen:
+                continue
+            seen.add(uid)
+            head = self._head_or_none(uid)
+            if head is None or head.index is None or head.index.shape != shape:
+                continue
+            if len(close_rows(head.index.floats[None, :], floats, rtol, atol)):
+                found.append(head)
+        return found
+
+    def _head_or_none(self, uid: str) -> StoredObject | None:
+        oid = self.get_ref(uid)
+        return None if oid is None else self.get(oid)
+
+    # -- names --------------------------------------------------------------
+
+    def resolve(self, spec: str) -> ObjectId | Uid:
+        """Full or abbreviated object id or uid, optionally with ``~N``.
+
+        ``ID~2`` is the revision two steps before ID (as in Git). An
+        abbreviation that fits more than one id is an error that lists them.
+        """
+        match = _ID_SPEC.match(spec.strip())
+        if not match:
+            raise ObjectNotFoundError(f"not an id: {spec!r}")
+        base = match["base"].lower()
+        back = sum(int(part or 1) for part in match["back"].split("~")[1:])
+        if len(base) < MIN_PREFIX:
+            raise ObjectNotFoundError(
+                f"id {spec!r} is too short: give at least {MIN_PREFIX} characters"
+            )
+        if len(base) == 32:
+            candidates: set[str] = set()
+            if self.get_ref(base) is not None:
+                candidates.add(Uid(base))
+            if self.has(base):
+                candidates.add(ObjectId(base))
+        else:
+            candidates = set(self._object_ids_with_prefix(base))
+            candidates |= self._uids_with_prefix(base)
+        if not candidates:
+            raise ObjectNotFoundError(f"no object or record matches {spec!r}")
+        if len(candidates) > 1:
+            listed = ", ".join(sorted(candidates)[:5])
+            raise AmbiguousIdError(f"{spec!r} is ambiguous: it matches {listed}")
+        (found,) = candidates
+        if back:
+            chain = list(self.log(found))
+            if back >= len(chain):
+                raise ObjectNotFoundError(
+                    f"{spec!r}: the chain has only {len(chain)} revisions"
+                )
+            return chain[back].oid
+        return found
+
+    def resolve_object(self, spec: str) -> StoredObject:
+        """The object an id spec names; a uid names its newest revision."""
+        found = self.resolve(spec)
+        if isinstance(found, Uid):
+            return self.head(found)
+        return self.get(found)

@@ -1,0 +1,201 @@
+"""Canonical msgpack: equal content gives equal bytes on every machine.
+
+Rules that make the bytes canonical:
+
+* map keys are sorted (ints before strings) and must be `str` or `int`;
+* every float is a float64, and every NaN is the one quiet NaN;
+* numpy arrays are an extension type holding (dtype, shape, little-endian
+  C-ordered bytes); numpy scalars are 0-d arrays (and come back as scalars);
+* tuples have their own extension type, so they come back as tuples;
+* object ids are a typed reference, so `gc` and `fsck` can follow them;
+* higher layers register their own types (Atoms, Results, ...) under a tag
+  with explicit to/from-data functions. Decoding an unknown tag gives a
+  `Tagged` placeholder: reading a store never imports or runs code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+import numpy as np
+
+from .errors import DecodeError, EncodeError
+from .ids import ObjectId, Uid
+
+EXT_NDARRAY = 1
+EXT_TUPLE = 2
+EXT_TAGGED = 3
+EXT_OBJECT_ID = 4
+EXT_UID = 5
+
+_NAN = float("nan")
+_ALLOWED_DTYPE_KINDS = "biufcSU"
+
+
+@dataclass(frozen=True)
+class Tagged:
+    """A registered type whose class is not known to this process."""
+
+    tag: str
+    data: Any
+
+
+@dataclass(frozen=True)
+class _Codec:
+    cls: type
+    tag: str
+    to_data: Callable[[Any], Any]
+    from_data: Callable[[Any], Any]
+
+
+_by_type: dict[type, _Codec] = {}
+_by_tag: dict[str, _Codec] = {}
+
+
+def register_type(
+    cls: type,
+    tag: str,
+    to_data: Callable[[Any], Any],
+    from_data: Callable[[Any], Any],
+) -> None:
+    """Teach the codec a type: `to_data(obj)` must return storable data."""
+    codec = _Codec(cls, tag, to_data, from_data)
+    _by_type[cls] = codec
+    _by_tag[tag] = codec
+
+
+def _map_key_order(item: tuple[Any, Any]) -> tuple[int, Any]:
+    key = item[0]
+    if type(key) is str:
+        return (1, key)
+    if type(key) is int:
+        return (0, key)
+    raise EncodeError(
+        f"map keys must be str or int, not {type(key).__name__} ({key!r})"
+    )
+
+
+def _encode_array(array: np.ndarray) -> msgpack.ExtType:
+    dtype = array.dtype
+    if dtype.kind not in _ALLOWED_DTYPE_KINDS or dtype.fields is not None:
+        raise EncodeError(f"cannot store numpy arrays of dtype {dtype}")
+    if dtype.byteorder == ">":
+        dtype = dtype.newbyteorder("<")
+        array = array.astype(dtype)
+    if dtype.kind in "fc" and array.size and np.isnan(array).any():
+        array = _canonical_nans(array)
+    data = np.ascontiguousarray(array).tobytes()
+    payload = msgpack.packb([dtype.str, list(array.shape), data], use_bin_type=True)
+    return msgpack.ExtType(EXT_NDARRAY, payload)
+
+
+def _canonical_nans(array: np.ndarray) -> np.ndarray:
+    if array.dtype.kind == "c":
+        real = np.where(np.isnan(array.real), np.nan, array.real)
+        imag = np.where(np.isnan(array.imag), np.nan, array.imag)
+        return (real + 1j * imag).astype(array.dtype)
+    return np.where(np.isnan(array), np.nan, array).astype(array.dtype)
+
+
+def _canonical(obj: Any) -> Any:
+    t = type(obj)
+    if t is str or t is int or t is bool or obj is None or t is bytes:
+        return obj
+    if t is float:
+        return _NAN if obj != obj else obj
+    if t is dict:
+        return {k: _canonical(v) for k, v in sorted(obj.items(), key=_map_key_order)}
+    if t is list:
+        return [_canonical(v) for v in obj]
+    if t is tuple:
+        return msgpack.ExtType(EXT_TUPLE, _pack([_canonical(v) for v in obj]))
+    if t is ObjectId:
+        return msgpack.ExtType(EXT_OBJECT_ID, obj.raw)
+    if t is Uid:
+        return msgpack.ExtType(EXT_UID, obj.raw)
+    if t is np.ndarray:
+        return _encode_array(obj)
+    if isinstance(obj, np.generic):
+        return _encode_array(np.asarray(obj))
+    codec = _by_type.get(t)
+    if codec is not None:
+        data = _canonical(codec.to_data(obj))
+        return msgpack.ExtType(EXT_TAGGED, _pack([codec.tag, data]))
+    if t is Tagged:
+        return msgpack.ExtType(EXT_TAGGED, _pack([obj.tag, _canonical(obj.data)]))
+    if t is bytearray or t is memoryview:
+        return bytes(obj)
+    raise EncodeError(f"cannot store a value of type {t.__module__}.{t.__qualname__}")
+
+
+def _pack(obj: Any) -> bytes:
+    try:
+        return msgpack.packb(obj, use_bin_type=True)
+    except OverflowError as err:
+        raise EncodeError(f"integer too large to store: {err}") from None
+
+
+def encode(obj: Any) -> bytes:
+    """Canonical bytes of `obj` (raises EncodeError for unstorable types)."""
+    return _pack(_canonical(obj))
+
+
+def _ext_hook(code: int, data: bytes) -> Any:
+    if code == EXT_NDARRAY:
+        dtype, shape, raw = _unpack(data)
+        if np.dtype(dtype).kind not in _ALLOWED_DTYPE_KINDS:
+            raise DecodeError(f"refusing array of dtype {dtype}")
+        array = np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
+        return array[()] if array.ndim == 0 else array
+    if code == EXT_TUPLE:
+        return tuple(_unpack(data))
+    if code == EXT_OBJECT_ID:
+        return ObjectId(data)
+    if code == EXT_UID:
+        return Uid(data)
+    if code == EXT_TAGGED:
+        tag, value = _unpack(data)
+        codec = _by_tag.get(tag)
+        if codec is None:
+            return Tagged(tag, value)
+        return codec.from_data(value)
+    raise DecodeError(f"unknown extension type {code}")
+
+
+def _unpack(data: bytes) -> Any:
+    return msgpack.unpackb(
+        data, ext_hook=_ext_hook, raw=False, strict_map_key=False, use_list=True
+    )
+
+
+def decode(data: bytes | memoryview) -> Any:
+    """Inverse of `encode`."""
+    try:
+        return _unpack(data)
+    except (DecodeError, ValueError, TypeError, msgpack.UnpackException) as err:
+        if isinstance(err, DecodeError):
+            raise
+        raise DecodeError(f"invalid object data: {err}") from None
+
+
+def references(obj: Any) -> list[ObjectId]:
+    """Every ObjectId inside decoded data (what an object points at)."""
+    found: list[ObjectId] = []
+    stack = [obj]
+    while stack:
+        item = stack.pop()
+        t = type(item)
+        if t is ObjectId:
+            found.append(item)
+        elif t is dict:
+            stack.extend(item.values())
+        elif t is list or t is tuple:
+            stack.extend(item)
+        elif t is Tagged:
+            stack.append(item.data)
+        elif t in _by_type:
+            stack.append(_by_type[t].to_data(item))
+    return found

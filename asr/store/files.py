@@ -1,0 +1,217 @@
+"""File primitives that are safe on local disks and on NFS/Lustre.
+
+Only three operations are trusted to be atomic on a network file system:
+``rename`` over a path, ``link`` to a new path and ``open(O_CREAT|O_EXCL)``.
+Everything the store does is built from those: no ``fcntl``/``flock`` locks,
+no mmap, no appends to shared files, no SQLite.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+from .errors import LockTimeoutError
+
+TMP_MARK = ".tmp-"
+HOST = socket.gethostname()
+
+
+def _tmp_name(path: Path) -> Path:
+    """A temporary name beside `path` that says which process made it."""
+    tag = f"{HOST}-{os.getpid()}-{os.urandom(4).hex()}"
+    return path.with_name(f"{path.name}{TMP_MARK}{tag}")
+
+
+def tmp_is_orphan(path: Path, older_than: float = 3600.0) -> bool:
+    """Was this temporary file left by a process that is gone?"""
+    try:
+        host, pid, _rand = path.name.split(TMP_MARK, 1)[1].rsplit("-", 2)
+        if host == HOST and not _pid_alive(int(pid)):
+            return True
+        return time.time() - path.stat().st_mtime > older_than
+    except (ValueError, OSError):
+        return False
+
+
+def _open_exclusive(path: Path) -> int:
+    for _attempt in range(5):  # gc may remove an empty parent meanwhile
+        try:
+            return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+
+
+def _write_all(fd: int, data: bytes | memoryview) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Write `data` to `path` so that readers see all of it or nothing.
+
+    `durable` fsyncs the file before the rename, so the content survives a
+    power cut; derived files (refs, index entries) may skip it.
+    """
+    tmp = _tmp_name(path)
+    fd = _open_exclusive(tmp)
+    try:
+        _write_all(fd, data)
+        if durable:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def is_tmp(name: str) -> bool:
+    return TMP_MARK in name
+
+
+def read_bytes(path: Path) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class FileLock:
+    """A lock held by creating a file exclusively (safe on NFS).
+
+    The file says who holds it (host, pid). A holder on this host whose
+    process is gone is broken at once; a holder elsewhere is trusted while it
+    keeps touching the file (a heartbeat thread does that), and broken when
+    the file is older than `stale_after` seconds.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        timeout: float | None = None,
+        stale_after: float = 600.0,
+        heartbeat: float | None = 60.0,
+    ):
+        self.path = Path(path)
+        self.timeout = timeout
+        self.stale_after = stale_after
+        self.heartbeat = heartbeat
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def acquire(self) -> None:
+        start = time.monotonic()
+        delay = 0.001
+        while not self.try_acquire():
+            if self.timeout is not None and time.monotonic() - start > self.timeout:
+                raise LockTimeoutError(
+                    f"could not take lock {self.path} within {self.timeout} s "
+                    f"(held by {self.holder() or 'unknown'})"
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+    def try_acquire(self) -> bool:
+        try:
+            fd = _open_exclusive(self.path)
+        except FileExistsError:
+            self._break_if_stale()
+            return False
+        try:
+            _write_all(fd, f"{HOST} {os.getpid()} {time.time():.3f}\n".encode())
+        finally:
+            os.close(fd)
+        if self.heartbeat:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._beat, daemon=True)
+            self._thread.start()
+        return True
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.heartbeat):
+            with contextlib.suppress(OSError):
+                os.utime(self.path)
+
+    def holder(self) -> str | None:
+        try:
+            return read_bytes(self.path).decode(errors="replace").strip()
+        except OSError:
+            return None
+
+    def _break_if_stale(self) -> None:
+        try:
+            content = read_bytes(self.path)
+            age = time.time() - os.stat(self.path).st_mtime
+        except OSError:
+            return
+        fields = content.decode(errors="replace").split()
+        if len(fields) < 2:  # holder died between create and write
+            stale = age > 5.0
+        else:
+            host, pid = fields[0], int(fields[1]) if fields[1].isdigit() else -1
+            stale = (host == HOST and not _pid_alive(pid)) or age > self.stale_after
+        if not stale:
+            return
+        # Move it aside, and put it back if it was a new holder's lock that
+        # replaced the stale one since we looked.
+        grave = _tmp_name(self.path)
+        try:
+            os.rename(self.path, grave)
+        except OSError:
+            return
+        with contextlib.suppress(OSError):
+            if read_bytes(grave) != content:
+                os.link(grave, self.path)
+        remove(grave)
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+
+    def __enter__(self) -> FileLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def listdir(path: Path) -> list[str]:
+    """Names in a folder; an absent folder is empty."""
+    try:
+        return os.listdir(path)
+    except FileNotFoundError:
+        return []
+    except NotADirectoryError:
+        return []
+
+
+def remove(path: Path) -> bool:
+    try:
+        os.unlink(path)
+        return True
+    except FileNotFoundError:
+        return False

@@ -1,0 +1,325 @@
+"""Packs, batches and garbage collection of a `DiskStore`.
+
+A pack is committed when its table (the pack index) is renamed into place;
+only then are the loose copies it holds deleted. The same rule holds for
+index segments and packed refs, so a process killed at any moment leaves
+either the old files or the new ones, never a gap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import tables
+from .disk import DiskStore, index_segment, segment_entries
+from .files import FileLock, is_tmp, read_bytes, remove, tmp_is_orphan, write_atomic
+from .ids import ObjectId, Uid, digest, hash_bytes
+from .objects import IndexTerms, StoredObject, encode_object, record_header
+
+PACK_MAGIC = b"ASRPACK1\n"
+
+
+def write_pack(store: DiskStore, items: list[tuple[ObjectId, bytes]]) -> Path | None:
+    """Write objects into a new pack; returns the path of its table."""
+    if not items:
+        return None
+    name = digest(b"".join(oid.raw for oid, _ in items)).hex() + ".pack"
+    offsets, lengths, position = [], [], len(PACK_MAGIC)
+    for _oid, data in items:
+        offsets.append(position)
+        lengths.append(len(data))
+        position += len(data)
+    store.pack_dir.mkdir(parents=True, exist_ok=True)
+    write_atomic(store.pack_dir / name, PACK_MAGIC + b"".join(d for _, d in items))
+    table = tables.build(
+        "pack",
+        [oid.raw for oid, _ in items],
+        {
+            "offset": np.array(offsets, np.int64),
+            "length": np.array(lengths, np.int64),
+        },
+        meta={"pack": name},
+    )
+    return tables.save(table, store.pack_dir)  # the commit point
+
+
+def write_packed_refs(store: DiskStore, refs: dict[Uid, ObjectId]) -> Path | None:
+    if not refs:
+        return None
+    table = tables.build(
+        "refs",
+        [uid.raw for uid in refs],
+        {"oid": tables.bytes16_column([oid.raw for oid in refs.values()])},
+    )
+    return tables.save(table, store.refs_dir / "packed")
+
+
+class BulkWriter:
+    """Batches writes: one pack, one index segment, one ref table per flush.
+
+    Used for imports of many records at once. New records go into the batch;
+    a record whose uid already has a ref is written the normal way (its ref
+    must be moved with compare-and-swap).
+    """
+
+    def __init__(
+        self, store: DiskStore, max_records: int = 200_000, max_bytes: int = 256 << 20
+    ):
+        self.store = store
+        self.max_records = max_records
+        self.max_bytes = max_bytes
+        self._objects: dict[ObjectId, bytes] = {}
+        self._bytes = 0
+        self._exact: list[tuple[bytes, Uid]] = []
+        self._shape: list[tuple[bytes, Uid, np.ndarray]] = []
+        self._refs: dict[Uid, ObjectId] = {}
+
+    def __enter__(self) -> BulkWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.flush()
+
+    def put_object(self, kind: str, header: dict, payload: Any) -> ObjectId:
+        oid, data = encode_object(kind, header, payload)
+        self._add(oid, data)
+        return oid
+
+    def put_blob(self, data: bytes) -> ObjectId:
+        return self.put_object("blob", {}, bytes(data))
+
+    def add_raw(self, data: bytes) -> ObjectId:
+        oid = hash_bytes(data)
+        self._add(oid, bytes(data))
+        return oid
+
+    def _add(self, oid: ObjectId, data: bytes) -> None:
+        if oid not in self._objects:
+            self._objects[oid] = data
+            self._bytes += len(data)
+            if len(self._objects) >= self.max_records or self._bytes >= self.max_bytes:
+                self.flush()
+
+    def _add_index(self, uid: Uid, terms: IndexTerms) -> None:
+        self._exact.append((terms.exact, uid))
+        self._shape.append((terms.shape, uid, terms.floats))
+
+    def commit(
+        self,
+        payload: Any,
+        *,
+        uid: Uid | None = None,
+        parent: ObjectId | None = None,
+        index: IndexTerms | None = None,
+    ) -> StoredObject:
+        uid = Uid.new() if uid is None else uid
+        if parent is not None or uid in self._refs or self.store.get_ref(uid):
+            self.flush()
+            return self.store.commit(payload, uid=uid, parent=parent, index=index)
+        header = record_header(uid, parent, index)
+        oid, data = encode_object("record", header, payload)
+        self._refs[uid] = oid
+        if index is not None:
+            self._add_index(uid, index)
+        self._add(oid, data)
+        return StoredObject(oid, "record", header, payload)
+
+    def set_ref(self, uid: str, oid: str, expected: str | None = None) -> None:
+        uid = Uid(uid)
+        if expected is not None or uid in self._refs or self.store.get_ref(uid):
+            self.flush()
+            self.store.set_ref(uid, oid, expected)
+            return
+        obj = self.get(oid)
+        if obj.index is not None:
+            self._add_index(uid, obj.index)
+        self._refs[uid] = ObjectId(oid)
+
+    def get(self, oid: str) -> StoredObject:
+        data = self._objects.get(oid)
+        if data is None:
+            return self.store.get(oid)
+        from .objects import decode_object
+
+        return decode_object(oid, data)
+
+    def flush(self) -> None:
+        """Objects, then index, then refs: the refs are the commit point."""
+        write_pack(self.store, list(self._objects.items()))
+        if self._exact or self._shape:
+            tables.save(
+                index_segment(self._exact, self._shape), self.store.index_dir / "packed"
+            )
+        write_packed_refs(self.store, self._refs)
+        self._objects, self._bytes = {}, 0
+        self._exact, self._shape, self._refs = [], [], {}
+        self.store.refresh()
+
+    def __getattr__(self, name: str):
+        return getattr(self.store, name)
+
+
+@dataclass
+class GcReport:
+    packed_objects: int = 0
+    removed_loose: int = 0
+    packs_merged: int = 0
+    index_entries: int = 0
+    skipped_corrupt: int = 0
+    removed_tmp: int = 0
+
+
+def _gc_lock(store: DiskStore) -> FileLock:
+    return FileLock(store.root / "locks" / "gc.lock", timeout=3600)
+
+
+def gc(store: DiskStore, repack: bool = False, progress=None) -> GcReport:
+    """Pack loose objects and index entries; safe while others write.
+
+    Never deletes a loose copy before the pack holding it is committed, and
+    never removes an object: what a ref reaches stays reachable.
+    """
+    report = GcReport()
+    with _gc_lock(store):
+        _pack_objects(store, repack, report, progress)
+        _pack_index(store, report)
+        _merge_packed_refs(store)
+    store.refresh()
+    return report
+
+
+def _pack_objects(store: DiskStore, repack: bool, report: GcReport, progress) -> None:
+    loose = list(store.iter_loose_object_ids())
+    items: list[tuple[ObjectId, bytes]] = []
+    for oid in loose:
+        try:
+            data = read_bytes(store.loose_path(oid))
+        except FileNotFoundError:
+            continue
+        if hash_bytes(data) != oid:
+            report.skipped_corrupt += 1
+            continue
+        items.append((oid, data))
+        if progress:
+            progress()
+    old_tables = store._packs.names() if repack else []
+    if repack:
+        seen = {oid for oid, _ in items}
+        for table in store._packs.tables():
+            for row in range(len(table)):
+                oid = ObjectId(table.key(row))
+                if oid not in seen:
+                    seen.add(oid)
+                    items.append((oid, store._read_packed(table, row)[0]))
+        report.packs_merged = len(old_tables)
+    if not items:
+        return
+    new_table = write_pack(store, items)
+    report.packed_objects = len(items)
+    store.refresh()
+    for oid, _data in items:
+        path = store.loose_path(oid)
+        if remove(path):
+            report.removed_loose += 1
+            with contextlib.suppress(OSError):
+                path.parent.rmdir()  # fails (harmlessly) while not empty
+    for name in old_tables:
+        if name != new_table.name:
+            pack_name = tables.load(store.pack_dir / name).meta["pack"]
+            remove(store.pack_dir / name)  # the table first: it commits the pack
+            remove(store.pack_dir / pack_name)
+
+
+def _pack_index(store: DiskStore, report: GcReport) -> None:
+    loose = list(store.iter_loose_index())
+    old = store._segments.names()
+    if not loose and len(old) <= 1:
+        return
+    exact: set[tuple[bytes, Uid]] = set()
+    shape: dict[tuple[bytes, Uid], np.ndarray] = {}
+    for name in old:
+        table = tables.load(store.index_dir / "packed" / name)
+        seg_exact, seg_shape = segment_entries(table)
+        exact.update(seg_exact)
+        shape.update({(s, u): v for s, u, v in seg_shape})
+    for kind, key, uid, path in loose:
+        if kind == "x":
+            exact.add((key, uid))
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                shape[(key, uid)] = np.frombuffer(read_bytes(path), "<f8")
+    segment = index_segment(sorted(exact), [(s, u, v) for (s, u), v in shape.items()])
+    new_path = tables.save(segment, store.index_dir / "packed")
+    report.index_entries = len(exact) + len(shape)
+    _remove_index(store, old, new_path, [path for *_, path in loose])
+
+
+def _remove_index(store: DiskStore, old: list[str], keep: Path, paths: list[Path]):
+    for name in old:
+        if name != keep.name:
+            remove(store.index_dir / "packed" / name)
+    for path in paths:
+        remove(path)
+        with contextlib.suppress(OSError):
+            path.parent.rmdir()  # fails (harmlessly) while not empty
+
+
+def _merge_packed_refs(store: DiskStore) -> None:
+    folder = store.refs_dir / "packed"
+    old = store._packed_refs.names()
+    if len(old) <= 1:
+        return
+    refs: dict[Uid, ObjectId] = {}
+    for name in old:
+        table = tables.load(folder / name)
+        for row in range(len(table)):
+            refs.setdefault(
+                Uid(table.key(row)), ObjectId(table.columns["oid"][row].tobytes())
+            )
+    new_path = write_packed_refs(store, refs)
+    for name in old:
+        if new_path is None or name != new_path.name:
+            remove(folder / name)
+
+
+def rebuild_index(store: DiskStore) -> int:
+    """Rebuild the index from refs and head objects (`asr cache reindex`)."""
+    with _gc_lock(store):
+        loose = list(store.iter_loose_index())
+        old = store._segments.names()
+        exact, shape, seen = [], [], set()
+        for uid, oid in store.iter_refs():
+            seen.add(uid)
+            terms = store.get(oid).index
+            if terms is not None:
+                exact.append((terms.exact, uid))
+                shape.append((terms.shape, uid, terms.floats))
+        new_path = tables.save(index_segment(exact, shape), store.index_dir / "packed")
+        # Entries of records whose ref did not exist yet when we listed the
+        # refs belong to writers still at work: keep them.
+        stale = [path for _k, _key, uid, path in loose if uid in seen]
+        _remove_index(store, old, new_path, stale)
+    store.refresh()
+    return len(exact)
+
+
+def remove_tmp_files(store: DiskStore) -> list[Path]:
+    """Remove temporary files whose writer is gone; returns what was removed."""
+    removed = []
+    for path in tmp_files(store):
+        if tmp_is_orphan(path) and remove(path):
+            removed.append(path)
+    return removed
+
+
+def tmp_files(store: DiskStore) -> list[Path]:
+    found = []
+    for folder, _dirs, names in os.walk(store.root):
+        found += [Path(folder) / n for n in names if is_tmp(n)]
+    return found

@@ -1,0 +1,133 @@
+"""Immutable sorted lookup tables: pack indices, packed refs, index segments.
+
+A table maps 16-byte keys (sorted, duplicates allowed) to rows of columns.
+It is stored as a `table` object, so its file name is its hash and every
+load verifies it. Tables are read whole into memory (no mmap, which is
+unsafe on NFS) and cached by name, which is safe because they never change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .files import listdir, read_bytes, write_atomic
+from .objects import decode_object, encode_object
+
+SUFFIX = ".table"
+
+
+@dataclass(frozen=True)
+class Table:
+    """Sorted 16-byte `keys` and any number of equally long `columns`."""
+
+    type: str
+    keys: np.ndarray  # dtype S16, sorted
+    columns: dict[str, np.ndarray]
+    meta: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def rows(self, key: bytes) -> range:
+        lo = int(np.searchsorted(self.keys, key, "left"))
+        if lo == len(self.keys) or self.keys[lo] != key.rstrip(b"\0"):
+            return range(lo, lo)
+        hi = int(np.searchsorted(self.keys, key, "right"))
+        return range(lo, hi)
+
+    def prefix_rows(self, prefix: bytes) -> range:
+        """Rows whose key starts with `prefix` (for abbreviated ids)."""
+        lo = int(np.searchsorted(self.keys, prefix.ljust(16, b"\0"), "left"))
+        hi = int(np.searchsorted(self.keys, prefix.ljust(16, b"\xff"), "right"))
+        return range(lo, hi)
+
+    def key(self, row: int) -> bytes:
+        return self.keys[row].ljust(16, b"\0")
+
+    @staticmethod
+    def raw16(column: np.ndarray, row: int) -> bytes:
+        return column[row].tobytes()
+
+
+def build(
+    type: str,
+    keys: list[bytes],
+    columns: dict[str, np.ndarray],
+    meta: dict | None = None,
+    unsorted: dict[str, np.ndarray] | None = None,
+) -> Table:
+    """A table of `keys` with their row-aligned columns, sorted by key.
+
+    `unsorted` columns are stored as given (e.g. data that rows point into).
+    """
+    key_array = np.array(keys, dtype="S16") if keys else np.zeros(0, "S16")
+    order = np.argsort(key_array, kind="stable")
+    sorted_columns = {name: col[order] for name, col in columns.items()}
+    sorted_columns.update(unsorted or {})
+    return Table(type, key_array[order], sorted_columns, meta or {})
+
+
+def bytes16_column(values: list[bytes]) -> np.ndarray:
+    if not values:
+        return np.zeros((0, 16), np.uint8)
+    return np.frombuffer(b"".join(values), np.uint8).reshape(-1, 16)
+
+
+def save(table: Table, folder: Path, *, durable: bool = True) -> Path:
+    """Write the table into `folder`; returns its path (named by hash)."""
+    payload = {
+        "keys": table.keys.view(np.uint8).reshape(-1, 16),
+        "columns": table.columns,
+    }
+    header = {"type": table.type, "meta": table.meta}
+    oid, data = encode_object("table", header, payload)
+    path = Path(folder) / f"{oid}{SUFFIX}"
+    if not path.exists():
+        write_atomic(path, data, durable=durable)
+    return path
+
+
+def load(path: Path) -> Table:
+    oid = Path(path).name[: -len(SUFFIX)]
+    obj = decode_object(oid, read_bytes(path), where=str(path))
+    keys = np.ascontiguousarray(obj.payload["keys"]).view("S16").ravel()
+    header = obj.header
+    return Table(header["type"], keys, obj.payload["columns"], header["meta"])
+
+
+class TableCache:
+    """Loaded tables of one folder, refreshed when the folder changes."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self._mtime: int | None = None
+        self._tables: dict[str, Table] = {}
+
+    def tables(self, refresh: bool = False) -> list[Table]:
+        try:
+            mtime = self.folder.stat().st_mtime_ns
+        except FileNotFoundError:
+            self._tables = {}
+            self._mtime = None
+            return []
+        if refresh or mtime != self._mtime:
+            names = sorted(n for n in listdir(self.folder) if n.endswith(SUFFIX))
+            tables = {}
+            for name in names:
+                table = self._tables.get(name)
+                if table is None:
+                    try:
+                        table = load(self.folder / name)
+                    except FileNotFoundError:  # merged away meanwhile
+                        continue
+                tables[name] = table
+            self._tables = tables
+            self._mtime = mtime
+        return list(self._tables.values())
+
+    def names(self) -> list[str]:
+        self.tables()
+        return list(self._tables)
