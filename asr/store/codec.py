@@ -199,3 +199,9 @@ def references(obj: Any) -> list[ObjectId]:
         elif t in _by_type:
             stack.append(_by_type[t].to_data(item))
     return found
+
+
+def registration(cls: type) -> tuple[str, Callable[[Any], Any]] | None:
+    """(tag, to_data) of a registered type, or None."""
+    codec = _by_type.get(cls)
+    return None if codec is None else (codec.tag, codec.to_data)

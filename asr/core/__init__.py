@@ -1,0 +1,30 @@
+"""The instruction core: Instructions, Records, Results, dependency capture.
+
+Knows nothing about materials: it would work for any computational science.
+"""
+
+from . import codecs as _codecs  # noqa: F401  (registers Atoms, paths)
+from .arguments import ArgumentError
+from .codecs import register_dataclass
+from .context import get_store, use_store
+from .files import File
+from .instruction import Instruction, InstructionError, instruction, registry
+from .record import Dependency, Record, Revision
+from .result import Result, key
+
+__all__ = [
+    "ArgumentError",
+    "Dependency",
+    "File",
+    "Instruction",
+    "InstructionError",
+    "Record",
+    "Result",
+    "Revision",
+    "get_store",
+    "instruction",
+    "key",
+    "register_dataclass",
+    "registry",
+    "use_store",
+]

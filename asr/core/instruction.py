@@ -1,0 +1,189 @@
+"""`@instruction`: any function becomes a cached, provenance-tracked step.
+
+Calling an instruction binds and normalises the arguments, asks the store's
+index, and returns the cached Record on a hit. On a miss it takes a lock for
+the call (so two processes compute it once), asks again, runs the function,
+and stores a new Record. A failing function stores nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ase.parallel import broadcast, world
+
+from asr.store import DEFAULT_ATOL, DEFAULT_RTOL, BaseStore, IndexTerms
+
+from . import context
+from .arguments import ArgumentError, bind, index_terms
+from .files import store_files
+from .metadata import now, run_metadata
+from .record import Dependency, Record
+
+_registry: dict[str, Instruction] = {}
+
+
+class InstructionError(Exception):
+    """An instruction was declared or called in a way that cannot work."""
+
+
+class Instruction:
+    """A function wrapped by `@instruction`. Calling it returns a Record."""
+
+    def __init__(
+        self,
+        function: Callable,
+        name: str,
+        version: int = 0,
+        *,
+        rtol: float = DEFAULT_RTOL,
+        atol: float = DEFAULT_ATOL,
+        packages: Iterable[str] = (),
+        migrations: Iterable = (),
+    ):
+        self.function = function
+        self.name = name
+        self.version = int(version)
+        self.rtol = rtol
+        self.atol = atol
+        self.packages = tuple(packages)
+        self.migrations = list(migrations)
+        self.signature = inspect.signature(function)
+        functools.update_wrapper(self, function)
+
+    def __repr__(self) -> str:
+        return f"<Instruction {self.name} v{self.version}>"
+
+    @property
+    def description(self) -> str:
+        doc = inspect.getdoc(self.function) or ""
+        return doc.strip().splitlines()[0] if doc.strip() else ""
+
+    def arguments(self, *args, **kwargs) -> dict[str, Any]:
+        return bind(self.signature, args, kwargs)
+
+    def terms(self, arguments: dict[str, Any]) -> IndexTerms:
+        return index_terms(self.name, self.version, arguments)
+
+    def lookup(
+        self,
+        arguments: dict[str, Any],
+        store: BaseStore | None = None,
+        terms: IndexTerms | None = None,
+    ) -> Record | None:
+        """The cached Record of this call, or None (no dependency logged)."""
+        store = store or context.get_store()
+        terms = terms or self.terms(arguments)
+        for found in (
+            store.find(terms.exact),
+            store.find_similar(terms.shape, terms.floats, self.rtol, self.atol),
+        ):
+            for obj in found:
+                if Record.is_record(obj):
+                    return Record.from_stored(obj)
+        return None
+
+    def __call__(self, *args, **kwargs) -> Record:
+        arguments = self.arguments(*args, **kwargs)
+        store = context.get_store()
+        terms = self.terms(arguments)
+        if any(f.key == terms.exact for f in context.running()):
+            raise InstructionError(
+                f"{self.name} calls itself with the same arguments: it would never end"
+            )
+        record = self._lookup_on_root(arguments, store, terms)
+        if record is None:
+            record = self._compute(arguments, store, terms)
+        context.register_dependency(record.uid, record.oid)
+        return record
+
+    def _lookup_on_root(self, arguments, store, terms) -> Record | None:
+        found = self.lookup(arguments, store, terms) if world.rank == 0 else None
+        if world.size > 1:
+            found = broadcast(found, 0, world)
+        return found
+
+    def _compute(self, arguments, store: BaseStore, terms: IndexTerms) -> Record:
+        if world.size > 1:
+            return self._compute_mpi(arguments, store, terms)
+        with store.lock(f"call:{terms.exact.hex()}"):
+            store.refresh()
+            record = self.lookup(arguments, store, terms)
+            if record is not None:
+                return record
+            return self._run_and_save(arguments, store, terms)
+
+    def _compute_mpi(self, arguments, store, terms) -> Record:
+        # Every rank runs the function (GPAW parallelises it); rank 0 writes.
+        record = self._run(arguments, terms)
+        if world.rank == 0:
+            record = self._save(record, store, terms)
+        return broadcast(record, 0, world)
+
+    def _run_and_save(self, arguments, store, terms) -> Record:
+        return self._save(self._run(arguments, terms), store, terms)
+
+    def _run(self, arguments: dict[str, Any], terms: IndexTerms) -> Record:
+        start = now()
+        with context.frame(self.name, terms.exact) as frame:
+            result = self.function(**arguments)
+        end = now()
+        return Record(
+            name=self.name,
+            version=self.version,
+            arguments=arguments,
+            result=result,
+            metadata=run_metadata(start, end, self.packages),
+            dependencies=[Dependency(u, o) for u, o in frame.dependencies.items()],
+        )
+
+    def _save(self, record: Record, store: BaseStore, terms: IndexTerms) -> Record:
+        record.result = store_files(record.result, store)
+        record.arguments = store_files(record.arguments, store)
+        try:
+            obj = store.commit(record.to_payload(), index=terms)
+        except TypeError as err:
+            raise ArgumentError(
+                f"the result of {self.name} cannot be stored: {err}"
+            ) from None
+        record.uid, record.oid = obj.uid, obj.oid
+        return record
+
+
+def instruction(
+    name: str,
+    version: int = 0,
+    *,
+    rtol: float = DEFAULT_RTOL,
+    atol: float = DEFAULT_ATOL,
+    packages: Iterable[str] = (),
+    migrations: Iterable = (),
+) -> Callable[[Callable], Instruction]:
+    """Declare a function as the instruction `name` (e.g. ``"asr.gs"``).
+
+    Bump `version` when the function's results change meaning; `rtol` and
+    `atol` say when float arguments count as equal; `packages` names extra
+    packages whose versions the Records should note.
+    """
+
+    def wrap(function: Callable) -> Instruction:
+        wrapped = Instruction(
+            function,
+            name,
+            version,
+            rtol=rtol,
+            atol=atol,
+            packages=packages,
+            migrations=migrations,
+        )
+        _registry[name] = wrapped
+        return wrapped
+
+    return wrap
+
+
+def registry() -> dict[str, Instruction]:
+    return dict(_registry)

@@ -1,0 +1,50 @@
+"""What a Record says about the run that made it."""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import time
+from importlib import metadata as importlib_metadata
+
+CORE_PACKAGES = ("asr", "ase", "gpaw", "numpy", "spglib", "msgpack")
+
+
+def package_versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
+    """Versions of the packages a result may depend on (installed ones)."""
+    versions = {"python": platform.python_version()}
+    for name in (*CORE_PACKAGES, *extra):
+        try:
+            versions[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+_cache: dict[tuple[str, ...], dict[str, str]] = {}
+
+
+def versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
+    if extra not in _cache:
+        _cache[extra] = package_versions(extra)
+    return dict(_cache[extra])
+
+
+def run_metadata(start: float, end: float, packages: tuple[str, ...]) -> dict:
+    from ase.parallel import world  # GPAW's MPI world when run under MPI
+
+    return {
+        "start": start,
+        "end": end,
+        "wall_time": end - start,
+        "host": socket.gethostname(),
+        "cores": os.cpu_count(),
+        "mpi_ranks": world.size,
+        "versions": versions(packages),
+        "pid": os.getpid(),
+    }
+
+
+def now() -> float:
+    return time.time()

@@ -1,0 +1,131 @@
+"""`Result`: the documented output of a recipe.
+
+A Result is a dataclass whose fields are its keys; each declares a
+description and a unit with `key(...)`. Results render themselves as text
+(rich), as figures (matplotlib, `figures`) and as web-panel data (`webpanel`),
+so neither the core nor the command line needs to know any recipe.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+from pathlib import Path
+from typing import Any, ClassVar
+
+from asr.store import register_type
+
+from .presentation import summarise
+
+
+def key(description: str, unit: str = "", *, database: bool = False, **extra) -> dict:
+    """Field metadata: `dataclasses.field(metadata=key("Band gap", "eV"))`.
+
+    `database=True` marks a key to be collected as a database key-value pair.
+    """
+    return {"description": description, "unit": unit, "database": database, **extra}
+
+
+@dataclasses.dataclass(frozen=True)
+class KeyInfo:
+    name: str
+    description: str
+    unit: str
+    database: bool
+
+
+class Result:
+    """Base of recipe results. Subclasses are dataclasses (`@dataclass`)."""
+
+    title: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        tag = f"result:{cls.__module__}.{cls.__qualname__}"
+
+        def to_data(obj, cls=cls):
+            return {f.name: getattr(obj, f.name) for f in dataclasses.fields(cls)}
+
+        def from_data(data, cls=cls):
+            names = {f.name for f in dataclasses.fields(cls)}
+            return cls(**{k: v for k, v in data.items() if k in names})
+
+        register_type(cls, tag, to_data, from_data)
+
+    @classmethod
+    def keys(cls) -> list[KeyInfo]:
+        infos = []
+        for f in dataclasses.fields(cls):
+            meta = f.metadata
+            infos.append(
+                KeyInfo(
+                    f.name,
+                    meta.get("description", f.name),
+                    meta.get("unit", ""),
+                    bool(meta.get("database", False)),
+                )
+            )
+        return infos
+
+    def items(self) -> list[tuple[KeyInfo, Any]]:
+        return [(info, getattr(self, info.name)) for info in self.keys()]
+
+    def database_keys(self) -> dict[str, Any]:
+        """Key-value pairs for an ASE database row (scalars only)."""
+        pairs = {}
+        for info, value in self.items():
+            if info.database and isinstance(value, (bool, int, float, str)):
+                pairs[info.name] = value
+        return pairs
+
+    def summary(self) -> str:
+        scalars = [
+            f"{info.name}={summarise(v, 20)}"
+            for info, v in self.items()
+            if isinstance(v, (bool, int, float, str))
+        ]
+        return f"{type(self).__name__}({', '.join(scalars[:6])})"
+
+    def __rich__(self):
+        from rich.table import Table
+
+        table = Table(title=self.title or type(self).__name__, title_justify="left")
+        table.add_column("key", style="bold cyan")
+        table.add_column("value")
+        table.add_column("unit")
+        table.add_column("description", style="dim")
+        for info, value in self.items():
+            table.add_row(info.name, summarise(value, 60), info.unit, info.description)
+        return table
+
+    def _repr_html_(self) -> str:
+        cells = (
+            (i.name, summarise(v, 80), i.unit, i.description) for i, v in self.items()
+        )
+        rows = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
+            for row in cells
+        )
+        head = "<tr><th>key</th><th>value</th><th>unit</th><th>description</th></tr>"
+        return f"<table>{head}{rows}</table>"
+
+    def figures(self, folder: Path) -> list[Path]:
+        """Write this result's figures into `folder`; returns their paths."""
+        return []
+
+    def webpanel(self) -> dict[str, Any]:
+        """Data for a panel of the web app: a title, a table, figure names."""
+        return {
+            "title": self.title or type(self).__name__,
+            "table": [
+                {
+                    "key": i.name,
+                    "value": v,
+                    "unit": i.unit,
+                    "description": i.description,
+                }
+                for i, v in self.items()
+                if isinstance(v, (bool, int, float, str))
+            ],
+            "figures": [],
+        }
