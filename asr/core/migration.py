@@ -1,0 +1,276 @@
+"""Migrations: bring old Records up to date without recomputing them.
+
+A `Migration` is a function Record -> Record with a stable uid and a
+description. A `Selector` says which Records it applies to; instructions
+declare theirs (``@instruction(..., migrations=[...])``) and any module can
+`register_migration`. For one Record, `make_strategy` finds the ordered
+migrations that apply (v0 -> v1 -> v2), never one twice in a revision chain.
+`apply_strategy` writes every step as a new revision object whose `Revision`
+lists what changed, and moves the Record's ref once, with compare-and-swap:
+each Record migrates atomically and the old revisions stay readable.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from asr.store import BaseStore, ObjectId, RefConflictError
+from asr.store.objects import record_header
+
+from .arguments import index_terms
+from .cache import matches
+from .diff import diff
+from .record import Record, Revision
+
+MAX_STEPS = 100
+
+
+class MigrationError(Exception):
+    """A migration raised; the Record it was applied to is left as it was."""
+
+
+class Selector:
+    """Matches Records by instruction name, version or any field.
+
+    ``Selector(name="asr.gs", version=0)``; combine with ``&`` and ``|``;
+    ``Selector(predicate=lambda record: ...)`` for anything else.
+    """
+
+    def __init__(self, predicate: Callable[[Record], bool] | None = None, **criteria):
+        self.criteria = {k: str(v) for k, v in criteria.items()}
+        self.predicate = predicate
+
+    def __call__(self, record: Record) -> bool:
+        if not matches(record, self.criteria):
+            return False
+        return self.predicate is None or bool(self.predicate(record))
+
+    def __and__(self, other: Selector) -> Selector:
+        return Selector(predicate=lambda r: self(r) and other(r))
+
+    def __or__(self, other: Selector) -> Selector:
+        return Selector(predicate=lambda r: self(r) or other(r))
+
+    def __repr__(self) -> str:
+        parts = [f"{k}={v}" for k, v in self.criteria.items()]
+        if self.predicate is not None:
+            parts.append("predicate")
+        return f"Selector({', '.join(parts)})"
+
+
+@dataclass(frozen=True)
+class Migration:
+    """A named, described change of a Record (e.g. rename a result key)."""
+
+    uid: str
+    description: str
+    function: Callable[[Record], Record]
+
+    def __call__(self, record: Record) -> Record:
+        return self.function(copy.deepcopy(record))
+
+
+@dataclass(frozen=True)
+class MigrationSelector:
+    selector: Selector
+    migration: Migration
+
+
+_registered: list[MigrationSelector] = []
+
+
+def register_migration(migration: Migration, selector: Selector) -> None:
+    """Make `migration` apply to the Records `selector` matches."""
+    _registered.append(MigrationSelector(selector, migration))
+
+
+def migration_selectors() -> list[MigrationSelector]:
+    """Registered migrations and those declared by instructions."""
+    from .instruction import registry
+
+    selectors = list(_registered)
+    for instr in registry().values():
+        for item in instr.migrations:
+            if isinstance(item, MigrationSelector):
+                selectors.append(item)
+            else:
+                selectors.append(MigrationSelector(Selector(name=instr.name), item))
+    return selectors
+
+
+@dataclass
+class MigrationStrategy:
+    """The ordered migrations that bring one Record up to date."""
+
+    record: Record
+    migrations: list[Migration]
+    steps: list[Record] = field(default_factory=list)
+
+    @property
+    def description(self) -> str:
+        return " -> ".join(m.description for m in self.migrations)
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        return tuple(m.uid for m in self.migrations)
+
+
+def applied_migrations(store: BaseStore, record: Record) -> set[str]:
+    """Uids of the migrations already in the Record's revision chain."""
+    applied = set()
+    for obj in store.log(record.oid):
+        revision = (
+            (obj.payload or {}).get("revision")
+            if isinstance(obj.payload, dict)
+            else None
+        )
+        if revision:
+            applied.add(revision["migration"])
+    return applied
+
+
+def make_strategy(
+    store: BaseStore,
+    record: Record,
+    selectors: Iterable[MigrationSelector] | None = None,
+) -> MigrationStrategy | None:
+    """The migrations that apply to `record`, in order; None if none do.
+
+    Builds the strategy by applying the migrations in memory (a migration
+    may only match after an earlier one has run). A migration that raises
+    makes a MigrationError naming the record and the migration.
+    """
+    selectors = list(migration_selectors() if selectors is None else selectors)
+    done = applied_migrations(store, record) if record.parent else set()
+    current, chosen, steps = record, [], []
+    for _ in range(MAX_STEPS):
+        for item in selectors:
+            migration = item.migration
+            if migration.uid in done or not item.selector(current):
+                continue
+            try:
+                new = migration(current)
+            except Exception as err:
+                raise MigrationError(
+                    f"migration {migration.uid} ({migration.description}) failed "
+                    f"on record {record.uid}: {type(err).__name__}: {err}"
+                ) from err
+            done.add(migration.uid)
+            chosen.append(migration)
+            steps.append(new)
+            current = new
+            break
+        else:
+            break
+    if not chosen:
+        return None
+    return MigrationStrategy(record, chosen, steps)
+
+
+def revision_payloads(strategy: MigrationStrategy) -> list[tuple[dict, Any]]:
+    """(payload, index terms) of every new revision the strategy makes."""
+    out = []
+    previous = strategy.record
+    for migration, new in zip(strategy.migrations, strategy.steps, strict=True):
+        changes = diff(_comparable(previous), _comparable(new))
+        new.revision = Revision(
+            uid=uuid.uuid4().hex,
+            migration=migration.uid,
+            description=migration.description,
+            changes=[c.to_data() for c in changes],
+        )
+        terms = index_terms(new.name, new.version, new.arguments)
+        out.append((new.to_payload(), terms))
+        previous = new
+    return out
+
+
+def _comparable(record: Record) -> dict[str, Any]:
+    payload = record.to_payload()
+    payload.pop("revision")
+    return payload
+
+
+def write_revisions(batch, strategy: MigrationStrategy) -> ObjectId:
+    """Write the strategy's revision objects; returns the newest one's id."""
+    parent = strategy.record.oid
+    for payload, terms in revision_payloads(strategy):
+        header = record_header(strategy.record.uid, parent, terms)
+        parent = batch.put_object("record", header, payload)
+    return parent
+
+
+def apply_strategy(store: BaseStore, strategy: MigrationStrategy) -> Record:
+    """Migrate one Record: new revisions, then one compare-and-swap of its ref."""
+    head = write_revisions(store, strategy)
+    store.set_ref(strategy.record.uid, head, expected=strategy.record.oid)
+    return Record.from_stored(store.get(head))
+
+
+@dataclass
+class MigrationPlan:
+    """What `asr cache migrate` found: strategies grouped, and failures."""
+
+    strategies: list[MigrationStrategy] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    migrated: int = 0
+    conflicts: int = 0
+
+    def groups(self) -> list[tuple[str, int]]:
+        """(strategy description, number of Records), most common first."""
+        counts: dict[tuple[str, ...], list] = {}
+        for strategy in self.strategies:
+            entry = counts.setdefault(strategy.key, [strategy.description, 0])
+            entry[1] += 1
+        return sorted(((d, n) for d, n in counts.values()), key=lambda x: -x[1])
+
+
+def plan_migrations(
+    store: BaseStore, selectors: Iterable[MigrationSelector] | None = None
+) -> MigrationPlan:
+    from .cache import all_records
+
+    selectors = list(migration_selectors() if selectors is None else selectors)
+    plan = MigrationPlan()
+    for record in all_records(store):
+        try:
+            strategy = make_strategy(store, record, selectors)
+        except MigrationError as err:
+            plan.failures.append(str(err))
+            continue
+        if strategy is not None:
+            plan.strategies.append(strategy)
+    return plan
+
+
+def apply_plan(
+    store: BaseStore,
+    plan: MigrationPlan,
+    progress: Callable[[int], None] | None = None,
+    batch_size: int = 2000,
+) -> MigrationPlan:
+    """Write every strategy's revisions and move the refs, batch by batch.
+
+    A batch's objects are written in one pack (one fsync); only then do the
+    refs move, each with compare-and-swap. Killed at any moment, the store
+    holds old refs or new ones, never a ref to a missing object; a Record
+    another process migrated meanwhile counts as a conflict and is skipped.
+    """
+    todo = plan.strategies
+    for start in range(0, len(todo), batch_size):
+        chunk = todo[start : start + batch_size]
+        with store.bulk() as batch:
+            heads = [write_revisions(batch, strategy) for strategy in chunk]
+        for strategy, head in zip(chunk, heads, strict=True):
+            try:
+                store.set_ref(strategy.record.uid, head, expected=strategy.record.oid)
+                plan.migrated += 1
+            except RefConflictError:
+                plan.conflicts += 1
+            if progress:
+                progress(1)
+    return plan

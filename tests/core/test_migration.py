@@ -1,0 +1,205 @@
+"""Migrations: chains, failures, reruns, cache hits after migrating."""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from asr.core import Record, instruction
+from asr.core.diff import diff
+from asr.core.migration import (
+    Migration,
+    MigrationError,
+    MigrationSelector,
+    Selector,
+    apply_plan,
+    make_strategy,
+    plan_migrations,
+)
+
+
+def make_gap(version):
+    @instruction("test.gap", version=version)
+    def gap(x: float):
+        return {"gap": x, "unit": "eV"} if version == 0 else {"band_gap": x}
+
+    return gap
+
+
+def rename_gap(record: Record) -> Record:
+    record.result["band_gap"] = record.result.pop("gap")
+    record.version = 1
+    return record
+
+
+def drop_unit(record: Record) -> Record:
+    del record.result["unit"]
+    record.version = 2
+    return record
+
+
+CHAIN = [
+    MigrationSelector(
+        Selector(name="test.gap", version=0),
+        Migration("gap-0-1", "Rename gap to band_gap", rename_gap),
+    ),
+    MigrationSelector(
+        Selector(name="test.gap", version=1),
+        Migration("gap-1-2", "Drop unit", drop_unit),
+    ),
+]
+
+
+def test_chain_of_migrations(store):
+    old = make_gap(0)(1.5)
+    strategy = make_strategy(store, old, CHAIN)
+    assert [m.uid for m in strategy.migrations] == ["gap-0-1", "gap-1-2"]
+    plan = plan_migrations(store, CHAIN)
+    assert plan.groups() == [("Rename gap to band_gap -> Drop unit", 1)]
+    apply_plan(store, plan)
+    assert plan.migrated == 1
+
+    head = Record.from_stored(store.head(old.uid))
+    assert head.version == 2 and head.result == {"band_gap": 1.5}
+    chain = list(store.log(old.uid))
+    assert [o.oid for o in chain][-1] == old.oid  # the old revision stays
+    assert Record.from_stored(chain[-1]).result == {"gap": 1.5, "unit": "eV"}
+    revision = head.revision
+    assert revision.migration == "gap-1-2"
+    assert {(c["kind"], c["path"]) for c in revision.changes} == {
+        ("removed", "result.unit"),
+        ("changed", "version"),
+    }
+    # A rerun finds nothing to do; the migrated Record hits the cache.
+    assert plan_migrations(store, CHAIN).strategies == []
+    calls = []
+
+    @instruction("test.gap", version=2)
+    def gap_v2(x: float):
+        calls.append(x)
+        return {"band_gap": x}
+
+    assert gap_v2(1.5).uid == old.uid and calls == []
+
+
+def test_migration_never_applied_twice(store):
+    record = make_gap(0)(2.0)
+    loop = [
+        MigrationSelector(
+            Selector(name="test.gap"), Migration("touch", "Touch", lambda r: r)
+        )
+    ]
+    plan = plan_migrations(store, loop)
+    assert [s.key for s in plan.strategies] == [("touch",)]
+    apply_plan(store, plan)
+    assert plan_migrations(store, loop).strategies == []
+    assert len(list(store.log(record.uid))) == 2
+
+
+def test_failing_migration_leaves_record(store):
+    record = make_gap(0)(1.0)
+
+    def broken(r):
+        raise KeyError("band_gap")
+
+    bad = [
+        MigrationSelector(
+            Selector(name="test.gap"), Migration("broken", "Broken", broken)
+        )
+    ]
+    with pytest.raises(MigrationError, match=f"broken.*{record.uid}"):
+        make_strategy(store, record, bad)
+    plan = plan_migrations(store, bad)
+    assert len(plan.failures) == 1 and "broken" in plan.failures[0]
+    assert store.get_ref(record.uid) == record.oid
+
+
+def test_unmigratable_records_are_recomputed(store):
+    make_gap(0)(3.0)
+    calls = []
+
+    @instruction("test.gap", version=5)
+    def gap_v5(x: float):
+        calls.append(x)
+        return {"band_gap": x}
+
+    gap_v5(3.0)
+    assert calls == [3.0]
+
+
+MIGRATE_SCRIPT = textwrap.dedent(
+    """
+    from asr.core.migration import (
+        Migration, MigrationSelector, Selector, apply_plan, plan_migrations
+    )
+    from asr.store import open_store
+
+    def bump(r):
+        r.version = 1
+        return r
+
+    store = open_store(".")
+    bumps = MigrationSelector(Selector(version=0), Migration("bump", "Bump", bump))
+    plan = plan_migrations(store, [bumps])
+    apply_plan(store, plan, batch_size=7)
+    print(plan.migrated, plan.conflicts)
+    """
+)
+
+
+def test_concurrent_migrate_from_two_processes(store, tmp_path):
+    gap = make_gap(0)
+    uids = [gap(float(i)).uid for i in range(60)]
+    script = tmp_path / "migrate.py"
+    script.write_text(MIGRATE_SCRIPT)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script)],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    results = [p.communicate(timeout=120)[0].split() for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    store.refresh()
+    for uid in uids:
+        chain = list(store.log(uid))
+        assert len(chain) == 2 and chain[0].payload["version"] == 1
+    migrated = sum(int(m) for m, _ in results)
+    assert migrated == 60  # each record moved exactly once
+
+
+leaves = st.one_of(st.integers(), st.text(max_size=5), st.booleans(), st.none())
+trees = st.dictionaries(
+    st.text("abc", min_size=1, max_size=2),
+    st.one_of(
+        leaves,
+        st.dictionaries(st.text("xyz", min_size=1, max_size=2), leaves, max_size=3),
+    ),
+    max_size=4,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(trees, trees)
+def test_change_list_is_exactly_what_differs(a, b):
+    changes = diff(a, b)
+    from asr.core.diff import flatten
+
+    fa, fb = flatten(a), flatten(b)
+    removed = {c.path for c in changes if c.kind == "removed"}
+    added = {c.path for c in changes if c.kind == "added"}
+    changed = {c.path for c in changes if c.kind == "changed"}
+    assert removed == fa.keys() - fb.keys()
+    assert added == fb.keys() - fa.keys()
+    assert changed == {
+        p
+        for p in fa.keys() & fb.keys()
+        if fa[p] != fb[p] or type(fa[p]) is not type(fb[p])
+    }
+    assert (changes == []) == (fa == fb and all(type(fa[p]) is type(fb[p]) for p in fa))
