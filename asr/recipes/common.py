@@ -1,0 +1,59 @@
+"""What recipes share: dimensionality, calculators with k-point densities."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+from ase import Atoms
+
+from asr.calculators import get_calculator
+
+# Conservative defaults for production; tests pass tiny ones.
+DEFAULT_GPAW = {
+    "name": "gpaw",
+    "mode": {"name": "pw", "ecut": 800},
+    "xc": "PBE",
+    "kpts": {"density": 12.0, "gamma": True},
+    "occupations": {"name": "fermi-dirac", "width": 0.05},
+    "convergence": {"bands": "CBM+3.0"},
+    "nbands": "200%",
+    "txt": None,
+}
+
+
+def dimensionality(atoms: Atoms) -> int:
+    """0, 1, 2 or 3: the number of periodic directions (2D: vacuum along z)."""
+    return int(np.sum(atoms.pbc))
+
+
+def check_2d(atoms: Atoms) -> None:
+    if dimensionality(atoms) == 2 and tuple(atoms.pbc) != (True, True, False):
+        raise ValueError(
+            "2D structures must be periodic along x and y, with vacuum along z"
+        )
+
+
+def kpts_for(atoms: Atoms, density: float, gamma: bool = True) -> dict[str, Any]:
+    """A k-point density that puts a single point along non-periodic axes."""
+    from ase.calculators.calculator import kptdensity2monkhorstpack
+
+    size = kptdensity2monkhorstpack(atoms, kptdensity=density, even=False)
+    size = [int(n) if p else 1 for n, p in zip(size, atoms.pbc, strict=True)]
+    return {"size": size, "gamma": gamma}
+
+
+def calculator_for(atoms: Atoms, spec: dict[str, Any], **overrides):
+    """An ASE calculator from a specification, with k-points fitted to `atoms`."""
+    spec = copy.deepcopy(dict(spec))
+    kpts = spec.get("kpts")
+    if isinstance(kpts, dict) and "density" in kpts:
+        spec["kpts"] = kpts_for(atoms, kpts["density"], kpts.get("gamma", True))
+    if spec.get("name", "").lower() == "gpaw" and isinstance(spec.get("mode"), dict):
+        from gpaw import PW
+
+        mode = dict(spec["mode"])
+        if mode.get("name") == "pw":
+            spec["mode"] = PW(mode["ecut"])
+    return get_calculator(spec, **overrides)
