@@ -20,7 +20,7 @@ from asr.store import DEFAULT_ATOL, DEFAULT_RTOL, BaseStore, IndexTerms
 from . import context
 from .arguments import ArgumentError, bind, index_terms
 from .files import store_files
-from .metadata import now, run_metadata
+from .metadata import directory_in, now, run_metadata
 from .record import Dependency, Record
 
 _registry: dict[str, Instruction] = {}
@@ -127,6 +127,7 @@ class Instruction:
         return self._save(self._run(arguments, terms), store, terms)
 
     def _run(self, arguments: dict[str, Any], terms: IndexTerms) -> Record:
+        directory = directory_in(getattr(context.get_store(), "root", None))
         start = now()
         with context.frame(self.name, terms.exact) as frame:
             result = self.function(**arguments)
@@ -136,7 +137,7 @@ class Instruction:
             version=self.version,
             arguments=arguments,
             result=result,
-            metadata=run_metadata(start, end, self.packages),
+            metadata=run_metadata(start, end, self.packages, directory),
             dependencies=[Dependency(u, o) for u, o in frame.dependencies.items()],
         )
 

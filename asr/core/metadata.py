@@ -31,7 +31,23 @@ def versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
     return dict(_cache[extra])
 
 
-def run_metadata(start: float, end: float, packages: tuple[str, ...]) -> dict:
+def directory_in(store_root: str | os.PathLike | None) -> str:
+    """The working folder, relative to the store's folder when inside it.
+
+    Records note where they were made: `asr database fromtree` groups the
+    Records of a tree of material folders by it.
+    """
+    cwd = os.path.realpath(os.getcwd())
+    if store_root is not None:
+        top = os.path.dirname(os.path.realpath(store_root))
+        if cwd == top or cwd.startswith(top + os.sep):
+            return os.path.relpath(cwd, top)
+    return cwd
+
+
+def run_metadata(
+    start: float, end: float, packages: tuple[str, ...], directory: str
+) -> dict:
     from ase.parallel import world  # GPAW's MPI world when run under MPI
 
     return {
@@ -43,6 +59,7 @@ def run_metadata(start: float, end: float, packages: tuple[str, ...]) -> dict:
         "mpi_ranks": world.size,
         "versions": versions(packages),
         "pid": os.getpid(),
+        "directory": directory,
     }
 
 
