@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/bash -c true 2>/dev/null; PATH=$(CURDIR)/$(VENV)/bin:$$PATH sh examples/demo.sh
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" sh examples/demo.sh
 
 test: $(STAMP)
 	$(PY) -m ruff check asr tests benchmarks

@@ -59,8 +59,12 @@ class Instruction:
 
     @property
     def description(self) -> str:
-        doc = inspect.getdoc(self.function) or ""
-        return doc.strip().splitlines()[0] if doc.strip() else ""
+        """First line of the function's docstring, else of its module's."""
+        module = inspect.getmodule(self.function)
+        for doc in (inspect.getdoc(self.function), inspect.getdoc(module)):
+            if doc and doc.strip():
+                return doc.strip().splitlines()[0]
+        return ""
 
     def arguments(self, *args, **kwargs) -> dict[str, Any]:
         return bind(self.signature, args, kwargs)

@@ -25,6 +25,8 @@ def _summary(value: Any) -> str:
         return f"array{value.shape} {value.dtype}"
     if isinstance(value, float):
         return f"{value:.6g}"
+    if isinstance(value, str):
+        return value
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k}={_summary(v)}" for k, v in value.items()) + "}"
     if isinstance(value, (list, tuple)):

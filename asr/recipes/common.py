@@ -22,6 +22,13 @@ DEFAULT_GPAW = {
     "txt": None,
 }
 
+# For forces and stress (relax, stiffness, phonons): forces converged to
+# 1e-4 eV/Å, and no extra bands (they do not change forces).
+DEFAULT_GPAW_FORCES = {
+    **{k: v for k, v in DEFAULT_GPAW.items() if k != "nbands"},
+    "convergence": {"forces": 1e-4},
+}
+
 
 def dimensionality(atoms: Atoms) -> int:
     """0, 1, 2 or 3: the number of periodic directions (2D: vacuum along z)."""

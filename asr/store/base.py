@@ -43,7 +43,8 @@ def close_rows(
     with np.errstate(invalid="ignore"):
         diff = np.abs(candidates - floats)
         scale = np.maximum(np.abs(candidates), np.abs(floats))
-        ok = (diff <= atol + rtol * scale) | (candidates == floats)
+        finite = np.isfinite(candidates) & np.isfinite(floats)
+        ok = (finite & (diff <= atol + rtol * scale)) | (candidates == floats)
         ok |= np.isnan(candidates) & np.isnan(floats)
         hits = np.flatnonzero(ok.all(axis=1))
         if len(hits) > 1:

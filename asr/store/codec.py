@@ -94,9 +94,12 @@ def _encode_array(array: np.ndarray) -> msgpack.ExtType:
 
 def _canonical_nans(array: np.ndarray) -> np.ndarray:
     if array.dtype.kind == "c":
-        real = np.where(np.isnan(array.real), np.nan, array.real)
-        imag = np.where(np.isnan(array.imag), np.nan, array.imag)
-        return (real + 1j * imag).astype(array.dtype)
+        # Set the parts in place: `real + 1j * imag` would turn an infinite
+        # imaginary part into a NaN real part and lose the sign of zeros.
+        out = array.copy()
+        out.real[np.isnan(array.real)] = np.nan
+        out.imag[np.isnan(array.imag)] = np.nan
+        return out
     return np.where(np.isnan(array), np.nan, array).astype(array.dtype)
 
 

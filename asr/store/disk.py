@@ -186,6 +186,7 @@ class DiskStore(BaseStore):
             for row in range(len(table)):
                 oid = ObjectId(table.key(row))
                 if oid not in seen:
+                    seen.add(oid)
                     yield oid
 
     def _object_ids_with_prefix(self, prefix):
@@ -297,8 +298,13 @@ class DiskStore(BaseStore):
 
     def _index_add(self, uid, terms):
         shape_entry = self._shape_dir(terms.shape) / uid
-        if not shape_entry.exists():
-            write_atomic(shape_entry, terms.floats.tobytes(), durable=False)
+        floats = terms.floats.tobytes()
+        try:
+            current = read_bytes(shape_entry)
+        except FileNotFoundError:
+            current = None
+        if current != floats:  # new, or a new revision's floats
+            write_atomic(shape_entry, floats, durable=False)
         exact_entry = self._exact_dir(terms.exact) / uid
         if not exact_entry.exists():
             write_atomic(exact_entry, b"", durable=False)

@@ -18,7 +18,15 @@ import numpy as np
 
 from . import tables
 from .disk import DiskStore, index_segment, segment_entries
-from .files import FileLock, is_tmp, read_bytes, remove, tmp_is_orphan, write_atomic
+from .files import (
+    FileLock,
+    _tmp_name,
+    is_tmp,
+    read_bytes,
+    remove,
+    tmp_is_orphan,
+    write_atomic,
+)
 from .ids import ObjectId, Uid, digest, hash_bytes
 from .objects import IndexTerms, StoredObject, encode_object, record_header
 
@@ -119,7 +127,7 @@ class BulkWriter:
         index: IndexTerms | None = None,
     ) -> StoredObject:
         uid = Uid.new() if uid is None else uid
-        if parent is not None or uid in self._refs or self.store.get_ref(uid):
+        if parent is not None or self._has_ref(uid):
             self.flush()
             return self.store.commit(payload, uid=uid, parent=parent, index=index)
         header = record_header(uid, parent, index)
@@ -132,7 +140,7 @@ class BulkWriter:
 
     def set_ref(self, uid: str, oid: str, expected: str | None = None) -> None:
         uid = Uid(uid)
-        if expected is not None or uid in self._refs or self.store.get_ref(uid):
+        if expected is not None or self._has_ref(uid):
             self.flush()
             self.store.set_ref(uid, oid, expected)
             return
@@ -140,6 +148,17 @@ class BulkWriter:
         if obj.index is not None:
             self._add_index(uid, obj.index)
         self._refs[uid] = ObjectId(oid)
+
+    def _has_ref(self, uid: Uid) -> bool:
+        """Does `uid` have a ref here or in the store, even a deleted one?
+
+        A deleted ref is a loose tombstone, which would hide a packed ref.
+        """
+        return (
+            uid in self._refs
+            or self.store.get_ref(uid) is not None
+            or self.store._ref_path(uid).exists()
+        )
 
     def get(self, oid: str) -> StoredObject:
         data = self._objects.get(oid)
@@ -248,26 +267,53 @@ def _pack_index(store: DiskStore, report: GcReport) -> None:
         seg_exact, seg_shape = segment_entries(table)
         exact.update(seg_exact)
         shape.update({(s, u): v for s, u, v in seg_shape})
+    read: dict[Path, bytes] = {}
     for kind, key, uid, path in loose:
         if kind == "x":
             exact.add((key, uid))
         else:
             with contextlib.suppress(FileNotFoundError):
-                shape[(key, uid)] = np.frombuffer(read_bytes(path), "<f8")
+                read[path] = read_bytes(path)
+                shape[(key, uid)] = np.frombuffer(read[path], "<f8")
     segment = index_segment(sorted(exact), [(s, u, v) for (s, u), v in shape.items()])
     new_path = tables.save(segment, store.index_dir / "packed")
     report.index_entries = len(exact) + len(shape)
-    _remove_index(store, old, new_path, [path for *_, path in loose])
+    _remove_index(store, old, new_path, [path for *_, path in loose], read)
 
 
-def _remove_index(store: DiskStore, old: list[str], keep: Path, paths: list[Path]):
+def _remove_index(
+    store: DiskStore,
+    old: list[str],
+    keep: Path,
+    paths: list[Path],
+    packed: dict[Path, bytes] | None = None,
+):
+    """Remove old segments and loose entries; `packed` has what was packed
+    of entries a writer may replace meanwhile (a new revision's floats)."""
     for name in old:
         if name != keep.name:
             remove(store.index_dir / "packed" / name)
     for path in paths:
-        remove(path)
+        if packed is not None and path in packed:
+            _remove_if_unchanged(path, packed[path])
+        else:
+            remove(path)
         with contextlib.suppress(OSError):
             path.parent.rmdir()  # fails (harmlessly) while not empty
+
+
+def _remove_if_unchanged(path: Path, data: bytes) -> None:
+    """Remove `path` unless it no longer holds `data`: move it aside first,
+    so a writer's replacement between our check and the removal is kept."""
+    aside = _tmp_name(path)
+    try:
+        os.rename(path, aside)
+    except FileNotFoundError:
+        return
+    with contextlib.suppress(OSError):  # exists: an even newer one is there
+        if read_bytes(aside) != data:
+            os.link(aside, path)
+    remove(aside)
 
 
 def _merge_packed_refs(store: DiskStore) -> None:

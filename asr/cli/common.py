@@ -1,0 +1,144 @@
+"""What the command modules share: the store, consoles, errors, lazy groups.
+
+Command modules import from here, never from `main.py` (which imports them).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.text import Text
+
+from asr import store as _store
+
+#: Exceptions that mean "the user asked for something that cannot be done":
+#: one red line and exit code 1, a traceback only with `asr --verbose`.
+#: Other layers add theirs with `add_user_error`.
+USER_ERRORS: list[type[BaseException]] = [
+    _store.StoreError,
+    click.ClickException,
+    OSError,
+]
+
+
+def add_user_error(*types: type[BaseException]) -> None:
+    """Report these exceptions as one red line instead of a traceback."""
+    USER_ERRORS.extend(t for t in types if t not in USER_ERRORS)
+
+
+def user_error_message(err: BaseException) -> str | None:
+    """The one-line message for an expected error, or None for a bug."""
+    if not isinstance(err, tuple(USER_ERRORS)):
+        return None
+    if isinstance(err, click.ClickException):
+        message = err.format_message()
+        if isinstance(err, click.UsageError) and err.ctx is not None:
+            message += f" (see '{err.ctx.command_path} --help')"
+    elif isinstance(err, OSError) and err.filename is not None and err.strerror:
+        message = f"{err.strerror}: {err.filename}"
+    else:
+        message = str(err) or type(err).__name__
+    return " ".join(message.split())  # exactly one line
+
+
+@dataclass
+class Settings:
+    """Global options of `asr`, kept in the click context object."""
+
+    verbose: bool = False
+
+
+def settings() -> Settings:
+    ctx = click.get_current_context(silent=True)
+    found = ctx.find_object(Settings) if ctx is not None else None
+    return found if found is not None else Settings()
+
+
+def open_store() -> _store.DiskStore:
+    """The store of the working folder or the nearest folder above it."""
+    return _store.open_store(Path.cwd())
+
+
+# Consoles are made when needed (not at import), so they write to whatever
+# sys.stdout/sys.stderr and terminal width are current: CliRunner swaps them.
+
+
+def console() -> Console:
+    return Console()
+
+
+def err_console() -> Console:
+    return Console(stderr=True)
+
+
+def print_error(message: str) -> None:
+    """One red line on stderr, never wrapped."""
+    err_console().print(
+        Text(f"Error: {message}", style="red"), soft_wrap=True, highlight=False
+    )
+
+
+def short_id(oid: str, length: int = 12) -> str:
+    return str(oid)[:length]
+
+
+@contextmanager
+def progress_bar(
+    description: str, total: int | None
+) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr (only on a terminal); yields `advance(n=1)`."""
+    err = err_console()
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as progress:
+        task = progress.add_task(description, total=total)
+
+        def advance(n: int = 1) -> None:
+            progress.advance(task, n)
+
+        yield advance
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported when first used.
+
+    `lazy_commands` maps a command name to ``"module:attribute"``, so that
+    `asr gc` does not import the recipes (and GPAW) just to start. Add one
+    with ``group.add_lazy("ls", "asr.cli.cache_ls:ls")``.
+    """
+
+    def __init__(self, *args, lazy_commands: dict[str, str] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = dict(lazy_commands or {})
+
+    def add_lazy(self, name: str, target: str) -> None:
+        self.lazy_commands[name] = target
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in self.lazy_commands:
+            module, _, attribute = self.lazy_commands[name].partition(":")
+            command = getattr(importlib.import_module(module), attribute)
+            self.add_command(command, name)
+        return super().get_command(ctx, name)

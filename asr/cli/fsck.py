@@ -1,0 +1,60 @@
+"""`asr fsck`: check every object, pack, ref and revision chain."""
+
+from __future__ import annotations
+
+import click
+from rich.text import Text
+
+from asr.store import StoreError
+from asr.store.fsck import fsck as check_store
+
+from .common import console, open_store, progress_bar, settings
+
+
+@click.command()
+@click.option(
+    "--repair",
+    is_flag=True,
+    help="Remove temporary files of dead writers and rebuild the index.",
+)
+@click.pass_context
+def fsck(ctx: click.Context, repair: bool) -> None:
+    """Verify the store; exit code 1 if anything is broken."""
+    store = open_store()
+    try:
+        total: int | None = sum(1 for _ in store.iter_object_ids())
+    except (StoreError, ValueError):  # a broken pack table: fsck will say so
+        total = None
+    with progress_bar("Checking objects", total) as advance:
+        report = check_store(store, repair=repair, progress=advance)
+
+    verbose = settings().verbose
+    out = console()
+    out.print(f"Checked {report.objects} objects and {report.refs} refs.")
+    if report.unreachable:
+        out.print(
+            f"{len(report.unreachable)} unreachable objects (harmless: a writer"
+            " stopped before its ref moved)",
+            soft_wrap=True,
+        )
+        if verbose:
+            for oid in report.unreachable:
+                out.print(f"  {oid}", style="dim")
+    if report.tmp_files:
+        hint = "" if repair else " (`asr fsck --repair` removes those of dead writers)"
+        out.print(
+            f"{len(report.tmp_files)} temporary files{hint}",
+            soft_wrap=True,
+            markup=False,
+        )
+        if verbose:
+            for path in report.tmp_files:
+                out.print(f"  {path}", style="dim", markup=False)
+    for line in report.repaired:
+        out.print(Text(f"Repaired: {line}", style="green"), soft_wrap=True)
+    for error in report.errors:
+        out.print(Text(error, style="red"), soft_wrap=True)
+    if report.errors:
+        out.print(Text(f"{len(report.errors)} errors", style="bold red"))
+        ctx.exit(1)
+    out.print(Text("No errors.", style="green"))
