@@ -13,7 +13,7 @@ import html
 from pathlib import Path
 from typing import Any, ClassVar
 
-from asr.store import register_type
+from asr.store import Tagged, register_type
 
 from .presentation import summarise
 
@@ -46,9 +46,16 @@ class Result:
         def to_data(obj, cls=cls):
             return {f.name: getattr(obj, f.name) for f in dataclasses.fields(cls)}
 
-        def from_data(data, cls=cls):
+        def from_data(data, cls=cls, tag=tag):
+            # Data stored by an older version of the class may not fit it any
+            # more: it then comes back as Tagged data, for a migration to fix.
             names = {f.name for f in dataclasses.fields(cls)}
-            return cls(**{k: v for k, v in data.items() if k in names})
+            if not set(data) <= names:
+                return Tagged(tag, data)
+            try:
+                return cls(**data)
+            except TypeError:
+                return Tagged(tag, data)
 
         register_type(cls, tag, to_data, from_data)
 

@@ -203,3 +203,41 @@ def test_change_list_is_exactly_what_differs(a, b):
         if fa[p] != fb[p] or type(fa[p]) is not type(fb[p])
     }
     assert (changes == []) == (fa == fb and all(type(fa[p]) is type(fb[p]) for p in fa))
+
+
+def test_result_class_changed_comes_back_as_data_for_a_migration(store):
+    import dataclasses
+
+    from asr.core import Result, key
+    from asr.store import Tagged
+
+    @dataclasses.dataclass
+    class ChangingResult(Result):
+        gap: float = dataclasses.field(metadata=key("Gap", "eV"))
+
+    @instruction("test.changing", version=0)
+    def old(x: float):
+        return ChangingResult(gap=x)
+
+    record = old(1.0)
+
+    @dataclasses.dataclass
+    class ChangingResult(Result):  # noqa: F811  (the recipe changed)
+        band_gap: float = dataclasses.field(metadata=key("Band gap", "eV"))
+
+    stored = Record.from_stored(store.head(record.uid))
+    assert isinstance(stored.result, Tagged) and stored.result.data == {"gap": 1.0}
+
+    def convert(r):
+        r.result = ChangingResult(band_gap=r.result.data["gap"])
+        r.version = 1
+        return r
+
+    fix = [
+        MigrationSelector(
+            Selector(name="test.changing", version=0),
+            Migration("changing-0-1", "Rename gap", convert),
+        )
+    ]
+    apply_plan(store, plan_migrations(store, fix))
+    assert Record.from_stored(store.head(record.uid)).result == ChangingResult(1.0)
