@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -64,3 +65,12 @@ def calculator_for(atoms: Atoms, spec: dict[str, Any], **overrides):
         if mode.get("name") == "pw":
             spec["mode"] = PW(mode["ecut"])
     return get_calculator(spec, **overrides)
+
+
+def open_database(path: str | Path):
+    """An existing ASE database (`ase.db.connect` would create a missing one)."""
+    from ase.db import connect
+
+    if not Path(path).is_file():
+        raise ValueError(f"no database file at {str(path)!r}")
+    return connect(path)
