@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-SYSPKG := libxc-dev libopenblas-dev pkg-config
+SYSPKG := libxc-dev libopenblas-dev pkg-config postgresql chromium chromium-driver
 
 .PHONY: install demo test bench lint format clean
 
@@ -24,7 +24,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m ruff check asr tests benchmarks
-	$(PY) -m pytest
+	OMP_NUM_THREADS=1 $(PY) -m pytest
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
