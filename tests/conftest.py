@@ -1,6 +1,21 @@
 """Shared fixtures: every test runs in its own folder with its own HOME."""
 
+import shutil
+import tempfile
+
 import pytest
+from hypothesis.configuration import set_hypothesis_home_dir
+
+_hypothesis_home = tempfile.mkdtemp(prefix="asr-tests-hypothesis-")
+
+
+def pytest_configure(config):
+    """Hypothesis keeps its caches in a temporary folder, not the repository."""
+    set_hypothesis_home_dir(_hypothesis_home)
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(_hypothesis_home, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
 import numpy as np
 
-from .errors import AmbiguousIdError, ObjectNotFoundError, StoreError
+from .errors import (
+    AmbiguousIdError,
+    ObjectNotFoundError,
+    RefConflictError,
+    StoreError,
+)
 from .ids import ObjectId, Uid
 from .objects import IndexTerms, StoredObject, decode_object, encode_object
 from .objects import record_header as _record_header
@@ -36,21 +41,49 @@ def close_rows(
 
     Returned nearest first. NaN matches NaN; infinities match themselves.
     """
-    if candidates.shape[0] == 0:
+    rows = _close_rows(candidates, floats, rtol, atol)
+    if len(rows) > 1:
+        rows = rows[np.argsort(_distance(candidates[rows], floats), kind="stable")]
+    return rows
+
+
+def _close_rows(
+    candidates: np.ndarray, floats: np.ndarray, rtol: float, atol: float
+) -> np.ndarray:
+    """The rows of `close_rows` in their original order.
+
+    Column by column, on the rows still in the running: with many
+    candidates, few survive the first columns, so this is much faster than
+    comparing the whole matrix.
+    """
+    if candidates.shape[0] == 0 or candidates.shape[1] != floats.shape[0]:
         return np.zeros(0, int)
-    if candidates.shape[1] != floats.shape[0]:
-        return np.zeros(0, int)
+    rows = None
     with np.errstate(invalid="ignore"):
-        diff = np.abs(candidates - floats)
-        scale = np.maximum(np.abs(candidates), np.abs(floats))
-        finite = np.isfinite(candidates) & np.isfinite(floats)
-        ok = (finite & (diff <= atol + rtol * scale)) | (candidates == floats)
-        ok |= np.isnan(candidates) & np.isnan(floats)
-        hits = np.flatnonzero(ok.all(axis=1))
-        if len(hits) > 1:
-            worst = np.nan_to_num(diff[hits], nan=0.0, posinf=0.0).max(axis=1)
-            hits = hits[np.argsort(worst, kind="stable")]
-    return hits
+        for col in range(candidates.shape[1]):
+            values = candidates[:, col] if rows is None else candidates[rows, col]
+            want = floats[col]
+            diff = np.abs(values - want)
+            scale = np.maximum(np.abs(values), abs(want))
+            ok = (diff <= atol + rtol * scale) & np.isfinite(values)
+            if not np.isfinite(want):
+                ok = values == want
+                if want != want:
+                    ok = np.isnan(values)
+            else:
+                ok |= values == want
+            keep = np.flatnonzero(ok)
+            rows = keep if rows is None else rows[keep]
+            if not len(rows):
+                break
+    return np.arange(candidates.shape[0]) if rows is None else rows
+
+
+def _distance(rows: np.ndarray, floats: np.ndarray) -> np.ndarray:
+    """Largest difference of each row from `floats` (NaN and inf count as 0)."""
+    with np.errstate(invalid="ignore"):
+        diff = np.abs(rows - floats)
+    return np.nan_to_num(diff, nan=0.0, posinf=0.0).max(axis=1, initial=0.0)
 
 
 class BaseStore(ABC):
@@ -84,6 +117,14 @@ class BaseStore(ABC):
     @abstractmethod
     def _set_ref(self, uid: Uid, oid: ObjectId, expected: ObjectId | None) -> None:
         """Move a ref if it still points at `expected` (else RefConflictError)."""
+
+    def _set_new_ref(self, uid: Uid, oid: ObjectId) -> None:
+        """Create the ref of a uid just drawn at random in this process.
+
+        No other process can know such a uid yet, so backends may skip the
+        compare-and-swap (and its lock) that `_set_ref` needs.
+        """
+        self._set_ref(uid, oid, None)
 
     @abstractmethod
     def delete_ref(self, uid: Uid) -> None:
@@ -173,14 +214,35 @@ class BaseStore(ABC):
         index entry, both harmless; the ref is the commit point.
         `parent` must be the current head of `uid` (None for a new record).
         """
+        fresh = uid is None and parent is None
         uid = Uid.new() if uid is None else uid
         header = _record_header(uid, parent, index)
         oid, data = encode_object("record", header, payload)
         self._add_raw(oid, data)
         if index is not None:
             self._index_add(uid, index)
-        self._set_ref(uid, oid, parent)
+        if fresh:
+            self._set_new_ref(uid, oid)
+        else:
+            self._set_ref_or_restore_index(uid, oid, parent, index)
         return StoredObject(oid, "record", header, payload)
+
+    def _set_ref_or_restore_index(
+        self,
+        uid: Uid,
+        oid: ObjectId,
+        expected: ObjectId | None,
+        index: IndexTerms | None,
+    ) -> None:
+        """`_set_ref`; if it fails, index the head again: our entries may
+        have replaced its floats (same uid and shape), hiding it."""
+        try:
+            self._set_ref(uid, oid, expected)
+        except RefConflictError:
+            head = self._head_or_none(uid) if index is not None else None
+            if head is not None and head.index is not None:
+                self._index_add(uid, head.index)
+            raise
 
     def set_ref(self, uid: str, oid: str, expected: str | None = None) -> None:
         """Point `uid` at revision `oid` (which must be in the store)."""
@@ -189,8 +251,11 @@ class BaseStore(ABC):
             raise StoreError(f"object {oid} is not a revision of {uid}")
         if obj.index is not None:
             self._index_add(Uid(uid), obj.index)
-        self._set_ref(
-            Uid(uid), ObjectId(oid), None if expected is None else ObjectId(expected)
+        self._set_ref_or_restore_index(
+            Uid(uid),
+            ObjectId(oid),
+            None if expected is None else ObjectId(expected),
+            obj.index,
         )
 
     def head(self, uid: str) -> StoredObject:
@@ -233,16 +298,20 @@ class BaseStore(ABC):
     ) -> list[StoredObject]:
         """Records of this shape whose floats equal `floats` within tolerance."""
         floats = np.asarray(floats, dtype=float).ravel()
-        uids, vectors = self._index_shape(shape)
-        same_length = [i for i, v in enumerate(vectors) if len(v) == len(floats)]
-        if not same_length:
-            return []
-        matrix = np.array([vectors[i] for i in same_length]).reshape(
-            len(same_length), len(floats)
-        )
+        hits: list[tuple[float, int, Uid]] = []  # (distance, order, uid)
+        for uids, matrix in self._shape_blocks(shape, len(floats)):
+            rows = _close_rows(matrix, floats, rtol, atol)
+            if not len(rows):
+                continue
+            distances = _distance(matrix[rows], floats).tolist()
+            for row, distance in zip(rows.tolist(), distances):
+                uid = uids[row]
+                if isinstance(uid, np.ndarray):  # raw bytes from a packed segment
+                    uid = Uid(uid.tobytes())
+                hits.append((distance, len(hits), uid))
+        hits.sort()
         found, seen = [], set()
-        for row in close_rows(matrix, floats, rtol, atol):
-            uid = uids[same_length[row]]
+        for *_, uid in hits:
             if uid in seen:
                 continue
             seen.add(uid)
@@ -252,6 +321,21 @@ class BaseStore(ABC):
             if len(close_rows(head.index.floats[None, :], floats, rtol, atol)):
                 found.append(head)
         return found
+
+    def _shape_blocks(
+        self, shape: bytes, length: int
+    ) -> Iterator[tuple[Sequence, np.ndarray]]:
+        """Same-shape index entries with `length` floats, in blocks.
+
+        Each block is (uids, matrix): row i of the (n, length) matrix holds
+        the floats of uids[i], a Uid or its 16 raw bytes. Backends with
+        packed entries override this to hand out their arrays uncopied.
+        """
+        uids, vectors = self._index_shape(shape)
+        keep = [i for i, v in enumerate(vectors) if len(v) == length]
+        if keep:
+            matrix = np.array([vectors[i] for i in keep], dtype=float)
+            yield [uids[i] for i in keep], matrix.reshape(len(keep), length)
 
     def _head_or_none(self, uid: str) -> StoredObject | None:
         oid = self.get_ref(uid)

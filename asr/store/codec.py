@@ -15,6 +15,7 @@ Rules that make the bytes canonical:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,17 @@ EXT_UID = 5
 
 _NAN = float("nan")
 _ALLOWED_DTYPE_KINDS = "biufcSU"
+# Types stored as they are (exact types: subclasses such as ObjectId differ).
+_PLAIN = frozenset({str, int, bool, bytes, type(None)})
+_STR = frozenset({str})
+_STR_INT = frozenset({str, int})
+# A little-endian float64 that may be an infinity or a NaN (or a false alarm:
+# the search ignores alignment).
+_F8_NAN_LIKE = re.compile(rb"[\xf0-\xff][\x7f\xff]")
+
+
+def _ext(code: int, data: bytes) -> msgpack.ExtType:
+    return tuple.__new__(msgpack.ExtType, (code, data))  # skips re-validation
 
 
 @dataclass(frozen=True)
@@ -67,15 +79,21 @@ def register_type(
     _by_tag[tag] = codec
 
 
-def _map_key_order(item: tuple[Any, Any]) -> tuple[int, Any]:
-    key = item[0]
-    if type(key) is str:
-        return (1, key)
-    if type(key) is int:
-        return (0, key)
+def _sorted_keys(obj: dict) -> list:
+    """Map keys in canonical order: ints (by value), then strings."""
+    key_types = set(map(type, obj))
+    if key_types <= _STR:
+        return sorted(obj)
+    if key_types <= _STR_INT:
+        return sorted(obj, key=_int_then_str)
+    bad = next(k for k in obj if type(k) not in _STR_INT)
     raise EncodeError(
-        f"map keys must be str or int, not {type(key).__name__} ({key!r})"
+        f"map keys must be str or int, not {type(bad).__name__} ({bad!r})"
     )
+
+
+def _int_then_str(key: int | str) -> tuple[int, int | str]:
+    return (1, key) if type(key) is str else (0, key)
 
 
 def _encode_array(array: np.ndarray) -> msgpack.ExtType:
@@ -85,11 +103,13 @@ def _encode_array(array: np.ndarray) -> msgpack.ExtType:
     if dtype.byteorder == ">":
         dtype = dtype.newbyteorder("<")
         array = array.astype(dtype)
-    if dtype.kind in "fc" and array.size and np.isnan(array).any():
-        array = _canonical_nans(array)
-    data = np.ascontiguousarray(array).tobytes()
+    data = array.tobytes()  # C order, whatever the layout
+    if dtype.kind in "fc" and array.size:
+        if dtype.str not in ("<f8", "<c16") or _F8_NAN_LIKE.search(data):
+            if np.isnan(array).any():
+                data = _canonical_nans(array).tobytes()
     payload = msgpack.packb([dtype.str, list(array.shape), data], use_bin_type=True)
-    return msgpack.ExtType(EXT_NDARRAY, payload)
+    return _ext(EXT_NDARRAY, payload)
 
 
 def _canonical_nans(array: np.ndarray) -> np.ndarray:
@@ -104,21 +124,26 @@ def _canonical_nans(array: np.ndarray) -> np.ndarray:
 
 
 def _canonical(obj: Any) -> Any:
+    # Hot path of every write: plain values are returned without a call.
     t = type(obj)
-    if t is str or t is int or t is bool or obj is None or t is bytes:
+    if t in _PLAIN:
         return obj
     if t is float:
         return _NAN if obj != obj else obj
     if t is dict:
-        return {k: _canonical(v) for k, v in sorted(obj.items(), key=_map_key_order)}
+        return {
+            k: v if type(v) in _PLAIN else _canonical(v)
+            for k in _sorted_keys(obj)
+            for v in (obj[k],)
+        }
     if t is list:
-        return [_canonical(v) for v in obj]
+        return [v if type(v) in _PLAIN else _canonical(v) for v in obj]
     if t is tuple:
-        return msgpack.ExtType(EXT_TUPLE, _pack([_canonical(v) for v in obj]))
+        return _ext(EXT_TUPLE, _pack([_canonical(v) for v in obj]))
     if t is ObjectId:
-        return msgpack.ExtType(EXT_OBJECT_ID, obj.raw)
+        return _ext(EXT_OBJECT_ID, obj.raw)
     if t is Uid:
-        return msgpack.ExtType(EXT_UID, obj.raw)
+        return _ext(EXT_UID, obj.raw)
     if t is np.ndarray:
         return _encode_array(obj)
     if isinstance(obj, np.generic):
@@ -126,9 +151,9 @@ def _canonical(obj: Any) -> Any:
     codec = _by_type.get(t)
     if codec is not None:
         data = _canonical(codec.to_data(obj))
-        return msgpack.ExtType(EXT_TAGGED, _pack([codec.tag, data]))
+        return _ext(EXT_TAGGED, _pack([codec.tag, data]))
     if t is Tagged:
-        return msgpack.ExtType(EXT_TAGGED, _pack([obj.tag, _canonical(obj.data)]))
+        return _ext(EXT_TAGGED, _pack([obj.tag, _canonical(obj.data)]))
     if t is bytearray or t is memoryview:
         return bytes(obj)
     raise EncodeError(f"cannot store a value of type {t.__module__}.{t.__qualname__}")

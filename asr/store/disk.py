@@ -32,6 +32,7 @@ from .base import BaseStore
 from .errors import NoStoreError, ObjectNotFoundError, RefConflictError, StoreError
 from .files import (
     FileLock,
+    create_empty,
     is_tmp,
     listdir,
     read_bytes,
@@ -106,6 +107,11 @@ class DiskStore(BaseStore):
         self.pack_dir = self.objects_dir / "pack"
         self.refs_dir = self.root / "refs"
         self.index_dir = self.root / "index"
+        # Hot paths build file names from these strings (pathlib is slow).
+        self._objects_str = os.fspath(self.objects_dir)
+        self._refs_str = os.fspath(self.refs_dir)
+        self._exact_str = os.fspath(self.index_dir / "x")
+        self._shape_str = os.fspath(self.index_dir / "s")
         self._packs = tables.TableCache(self.pack_dir)
         self._packed_refs = tables.TableCache(self.refs_dir / "packed")
         self._segments = tables.TableCache(self.index_dir / "packed")
@@ -133,9 +139,12 @@ class DiskStore(BaseStore):
     def loose_path(self, oid: str) -> Path:
         return _fan(self.objects_dir, oid)
 
+    def _loose(self, oid: str) -> str:
+        return f"{self._objects_str}/{oid[:2]}/{oid[2:]}"
+
     def _add_raw(self, oid, data):
-        path = self.loose_path(oid)
-        if path.exists() or self._find_packed(oid) is not None:
+        path = self._loose(oid)
+        if os.path.exists(path) or self._find_packed(oid) is not None:
             return
         write_atomic(path, data, durable=self.durable)
 
@@ -158,9 +167,9 @@ class DiskStore(BaseStore):
 
     def _get_raw(self, oid):
         for refresh in (False, True):
-            path = self.loose_path(oid)
+            path = self._loose(oid)
             try:
-                return read_bytes(path), str(path)
+                return read_bytes(path), path
             except FileNotFoundError:
                 pass
             found = self._find_packed(oid, refresh)
@@ -170,7 +179,7 @@ class DiskStore(BaseStore):
         raise ObjectNotFoundError(f"no object {oid} in {self.root}")
 
     def has(self, oid):
-        return self.loose_path(oid).exists() or self._find_packed(oid) is not None
+        return os.path.exists(self._loose(oid)) or self._find_packed(oid) is not None
 
     def iter_loose_object_ids(self) -> Iterator[ObjectId]:
         for hexid, _path in _walk_fanned(self.objects_dir):
@@ -218,7 +227,7 @@ class DiskStore(BaseStore):
 
     def get_ref(self, uid):
         try:
-            text = read_bytes(self._ref_path(uid))
+            text = read_bytes(f"{self._refs_str}/{uid[:2]}/{uid[2:]}")
         except FileNotFoundError:
             return self._packed_ref(uid)
         except NotADirectoryError:
@@ -241,6 +250,11 @@ class DiskStore(BaseStore):
                     f"ref {uid} is at {current}, expected {expected}"
                 )
             write_atomic(path, f"{oid}\n".encode(), durable=False)
+
+    def _set_new_ref(self, uid, oid):
+        # A uid drawn at random just now: nobody else can be writing its ref.
+        path = f"{self._refs_str}/{uid[:2]}/{uid[2:]}"
+        write_atomic(path, f"{oid}\n".encode(), durable=False)
 
     def delete_ref(self, uid):
         path = self._ref_path(uid)
@@ -297,7 +311,8 @@ class DiskStore(BaseStore):
         return _fan(self.index_dir / "s", shape.hex())
 
     def _index_add(self, uid, terms):
-        shape_entry = self._shape_dir(terms.shape) / uid
+        shape, exact = terms.shape.hex(), terms.exact.hex()
+        shape_entry = f"{self._shape_str}/{shape[:2]}/{shape[2:]}/{uid}"
         floats = terms.floats.tobytes()
         try:
             current = read_bytes(shape_entry)
@@ -305,12 +320,12 @@ class DiskStore(BaseStore):
             current = None
         if current != floats:  # new, or a new revision's floats
             write_atomic(shape_entry, floats, durable=False)
-        exact_entry = self._exact_dir(terms.exact) / uid
-        if not exact_entry.exists():
-            write_atomic(exact_entry, b"", durable=False)
+        create_empty(f"{self._exact_str}/{exact[:2]}/{exact[2:]}/{uid}")
 
     def _index_exact(self, key):
-        found = {Uid(n) for n in listdir(self._exact_dir(key)) if not is_tmp(n)}
+        hexkey = key.hex()
+        folder = f"{self._exact_str}/{hexkey[:2]}/{hexkey[2:]}"
+        found = {Uid(n) for n in listdir(folder) if not is_tmp(n)}
         for table in self._segments.tables():
             uids = table.columns["uid"]
             for row in table.rows(key):
@@ -332,6 +347,29 @@ class DiskStore(BaseStore):
             uids += segment_uids
             vectors += segment_vectors
         return uids, vectors
+
+    def _shape_blocks(self, shape, length):
+        hexshape = shape.hex()
+        folder = f"{self._shape_str}/{hexshape[:2]}/{hexshape[2:]}"
+        uids: list[Uid] = []
+        vectors: list[bytes] = []
+        for name in listdir(folder):
+            if is_tmp(name):
+                continue
+            try:
+                data = read_bytes(f"{folder}/{name}")
+            except FileNotFoundError:
+                continue
+            if len(data) == 8 * length:
+                uids.append(Uid(name))
+                vectors.append(data)
+        if uids:
+            matrix = np.frombuffer(b"".join(vectors), "<f8")
+            yield uids, matrix.reshape(len(uids), length)
+        for table in self._segments.tables():
+            block = _segment_shape_block(table, shape, length)
+            if block is not None:
+                yield block
 
     def iter_loose_index(self) -> Iterator[tuple[str, bytes, Uid, Path]]:
         """(kind 'x' or 's', key, uid, path) of every loose index entry."""
@@ -375,6 +413,34 @@ def _segment_shape_rows(
     uids = [Uid(uid_column[row].tobytes()) for row in range(lo, hi)]
     vectors = [floats[start[row] : start[row] + length[row]] for row in range(lo, hi)]
     return uids, vectors
+
+
+def _segment_shape_block(
+    table: tables.Table, shape: bytes, length: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Same-shape rows of an index segment with `length` floats, as arrays.
+
+    Returns (raw uids (n, 16), floats (n, length)); the floats are a view
+    into the segment when its rows are back to back (they are, as written).
+    """
+    columns = table.columns
+    shapes = columns["shape_key"].view("S16").ravel()
+    lo = int(np.searchsorted(shapes, shape, "left"))
+    hi = int(np.searchsorted(shapes, shape, "right"))
+    if lo == hi:
+        return None
+    start = columns["float_start"][lo:hi]
+    same = columns["float_length"][lo:hi] == length
+    floats = columns["floats"]
+    if same.all() and (hi - lo == 1 or (np.diff(start) == length).all()):
+        first = int(start[0])
+        matrix = floats[first : first + (hi - lo) * length]
+        return columns["shape_uid"][lo:hi], matrix.reshape(hi - lo, length)
+    rows = np.flatnonzero(same)
+    if not len(rows):
+        return None
+    matrix = floats[start[rows][:, None] + np.arange(length)]
+    return columns["shape_uid"][lo:hi][rows], matrix.reshape(len(rows), length)
 
 
 def segment_entries(

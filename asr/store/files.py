@@ -21,10 +21,10 @@ TMP_MARK = ".tmp-"
 HOST = socket.gethostname()
 
 
-def _tmp_name(path: Path) -> Path:
+def _tmp_name(path: Path | str) -> Path | str:
     """A temporary name beside `path` that says which process made it."""
-    tag = f"{HOST}-{os.getpid()}-{os.urandom(4).hex()}"
-    return path.with_name(f"{path.name}{TMP_MARK}{tag}")
+    name = f"{os.fspath(path)}{TMP_MARK}{HOST}-{os.getpid()}-{os.urandom(4).hex()}"
+    return name if isinstance(path, str) else Path(name)
 
 
 def tmp_is_orphan(path: Path, older_than: float = 3600.0) -> bool:
@@ -38,13 +38,26 @@ def tmp_is_orphan(path: Path, older_than: float = 3600.0) -> bool:
         return False
 
 
-def _open_exclusive(path: Path) -> int:
+def _open_exclusive(path: Path | str) -> int:
     for _attempt in range(5):  # gc may remove an empty parent meanwhile
         try:
             return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
         except FileNotFoundError:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+
+
+def create_empty(path: Path | str) -> bool:
+    """Create an empty file unless it exists; False if it did.
+
+    Needs no temporary file: an empty file has no content to see half of,
+    and `O_CREAT|O_EXCL` is atomic on NFS too.
+    """
+    try:
+        os.close(_open_exclusive(path))
+    except FileExistsError:
+        return False
+    return True
 
 
 def _write_all(fd: int, data: bytes | memoryview) -> None:
@@ -53,7 +66,7 @@ def _write_all(fd: int, data: bytes | memoryview) -> None:
         view = view[os.write(fd, view) :]
 
 
-def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
+def write_atomic(path: Path | str, data: bytes, *, durable: bool = True) -> None:
     """Write `data` to `path` so that readers see all of it or nothing.
 
     `durable` fsyncs the file before the rename, so the content survives a
@@ -79,7 +92,7 @@ def is_tmp(name: str) -> bool:
     return TMP_MARK in name
 
 
-def read_bytes(path: Path) -> bytes:
+def read_bytes(path: Path | str) -> bytes:
     with open(path, "rb") as f:
         return f.read()
 
@@ -199,7 +212,7 @@ class FileLock:
         self.release()
 
 
-def listdir(path: Path) -> list[str]:
+def listdir(path: Path | str) -> list[str]:
     """Names in a folder; an absent folder is empty."""
     try:
         return os.listdir(path)
@@ -209,7 +222,7 @@ def listdir(path: Path) -> list[str]:
         return []
 
 
-def remove(path: Path) -> bool:
+def remove(path: Path | str) -> bool:
     try:
         os.unlink(path)
         return True

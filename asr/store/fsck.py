@@ -85,7 +85,7 @@ def fsck(
     for uid, oid in store.iter_refs():
         report.refs += 1
         if oid not in kinds:
-            if not store.has(oid):
+            if not _present(store, oid):
                 report.errors.append(f"ref {uid} points at missing object {oid}")
             continue
         try:
@@ -102,7 +102,7 @@ def fsck(
     for oid, refs in references.items():
         if oid in reachable:
             for target in refs:
-                if target not in kinds and not store.has(target):
+                if target not in kinds and not _present(store, target):
                     report.errors.append(f"object {oid} refers to missing {target}")
 
     report.tmp_files = tmp_files(store)
@@ -113,6 +113,15 @@ def fsck(
         count = rebuild_index(store)
         report.repaired.append(f"rebuilt the index of {count} records")
     return report
+
+
+def _present(store: DiskStore, oid: ObjectId) -> bool:
+    """Is the object there? Unknown behind a corrupt pack index, which is
+    reported on its own: then say yes rather than report it missing too."""
+    try:
+        return store.has(oid)
+    except StoreError:
+        return True
 
 
 def _check_pack(store: DiskStore, table_path: Path, check, report: FsckReport):

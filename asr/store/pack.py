@@ -126,8 +126,9 @@ class BulkWriter:
         parent: ObjectId | None = None,
         index: IndexTerms | None = None,
     ) -> StoredObject:
-        uid = Uid.new() if uid is None else uid
-        if parent is not None or self._has_ref(uid):
+        if uid is None and parent is None:  # drawn here: it cannot have a ref
+            uid = Uid.new()
+        elif parent is not None or self._has_ref(uid):
             self.flush()
             return self.store.commit(payload, uid=uid, parent=parent, index=index)
         header = record_header(uid, parent, index)

@@ -8,6 +8,7 @@ unsafe on NFS) and cached by name, which is safe because they never change.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +18,10 @@ from .files import listdir, read_bytes, write_atomic
 from .objects import decode_object, encode_object
 
 SUFFIX = ".table"
+# A folder's mtime may not change when the folder changes twice within the
+# resolution of its clock (a second on some file systems): an mtime younger
+# than this is not trusted to say "unchanged" (Git's "racy" rule).
+RACY_NS = 2_000_000_000
 
 
 @dataclass(frozen=True)
@@ -125,7 +130,8 @@ class TableCache:
                         continue
                 tables[name] = table
             self._tables = tables
-            self._mtime = mtime
+            racy = time.time_ns() - mtime < RACY_NS
+            self._mtime = None if racy else mtime
         return list(self._tables.values())
 
     def names(self) -> list[str]:

@@ -1,0 +1,174 @@
+"""File primitives: atomic writes, the NFS-safe lock, cached table listings."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from asr.store import LockTimeoutError, tables
+from asr.store.files import HOST, FileLock, is_tmp, tmp_is_orphan, write_atomic
+
+WORKER = Path(__file__).with_name("store_worker.py")
+
+
+def dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def age(path: Path, seconds: float) -> None:
+    past = time.time() - seconds
+    os.utime(path, (past, past))
+
+
+# -- atomic writes --------------------------------------------------------------
+
+
+def test_write_atomic(tmp_path):
+    path = tmp_path / "sub" / "file"
+    write_atomic(path, b"first")
+    write_atomic(path, b"second", durable=False)
+    assert path.read_bytes() == b"second"
+    assert os.listdir(path.parent) == ["file"]  # no temporary files left
+
+
+def test_tmp_files_of_dead_writers_are_orphans(tmp_path):
+    mine = tmp_path / f"x.tmp-{HOST}-{os.getpid()}-0123abcd"
+    dead = tmp_path / f"x.tmp-{HOST}-{dead_pid()}-0123abcd"
+    elsewhere = tmp_path / "x.tmp-other-host-name-1-0123abcd"
+    for path in (mine, dead, elsewhere):
+        path.write_bytes(b"")
+        assert is_tmp(path.name)
+    assert not tmp_is_orphan(mine)
+    assert tmp_is_orphan(dead)
+    assert not tmp_is_orphan(elsewhere)
+    age(elsewhere, 7200)
+    assert tmp_is_orphan(elsewhere)
+
+
+# -- FileLock -------------------------------------------------------------------
+
+
+def test_lock_is_exclusive_and_says_who_holds_it(tmp_path):
+    path = tmp_path / "a.lock"
+    with FileLock(path, timeout=1) as lock:
+        assert lock.holder().split()[:2] == [HOST, str(os.getpid())]
+        with pytest.raises(LockTimeoutError, match=str(os.getpid())):
+            FileLock(path, timeout=0.05).acquire()
+        assert not FileLock(path).try_acquire()
+    assert not path.exists()
+    with FileLock(path, timeout=0.05):
+        pass
+
+
+def test_stale_lock_of_a_dead_process_is_broken(tmp_path):
+    path = tmp_path / "a.lock"
+    path.write_text(f"{HOST} {dead_pid()} {time.time():.3f}\n")
+    start = time.monotonic()
+    with FileLock(path, timeout=5) as lock:
+        assert lock.holder().split()[1] == str(os.getpid())
+    assert time.monotonic() - start < 1.0
+    assert not path.exists()
+    assert [p for p in tmp_path.iterdir() if is_tmp(p.name)] == []
+
+
+def test_lock_of_a_live_process_is_kept(tmp_path):
+    path = tmp_path / "a.lock"
+    holder = f"{HOST} {os.getppid()} {time.time():.3f}\n"
+    path.write_text(holder)
+    with pytest.raises(LockTimeoutError):
+        FileLock(path, timeout=0.1).acquire()
+    assert path.read_text() == holder
+
+
+def test_lock_of_another_host_is_broken_when_old(tmp_path):
+    path = tmp_path / "a.lock"
+    path.write_text("some-other-host 1 0.000\n")
+    with pytest.raises(LockTimeoutError):
+        FileLock(path, timeout=0.1, stale_after=60).acquire()
+    age(path, 120)
+    with FileLock(path, timeout=1, stale_after=60):
+        pass
+
+
+def test_half_written_lock_is_broken_when_old(tmp_path):
+    path = tmp_path / "a.lock"
+    path.write_bytes(b"")  # the holder died between create and write
+    with pytest.raises(LockTimeoutError):
+        FileLock(path, timeout=0.1).acquire()
+    age(path, 10)
+    with FileLock(path, timeout=1):
+        pass
+
+
+def test_heartbeat_keeps_the_lock_fresh(tmp_path):
+    path = tmp_path / "a.lock"
+    with FileLock(path, heartbeat=0.02):
+        age(path, 1000)
+        time.sleep(0.2)
+        assert time.time() - path.stat().st_mtime < 100
+
+
+def test_two_processes_never_hold_the_lock_together(tmp_path):
+    lock = tmp_path / "shared.lock"
+    (tmp_path / "counter").write_text("0")
+    rounds, start_at = 150, time.time() + 0.5
+    args = ["contend", lock, tmp_path, rounds, start_at]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, str(WORKER), *map(str, args)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    busy = 0
+    for worker in workers:
+        out, err = worker.communicate(timeout=60)
+        assert worker.returncode == 0, err
+        busy += int(out)
+    assert int((tmp_path / "counter").read_text()) == 2 * rounds
+    assert busy > 0  # they did contend
+    assert not lock.exists()
+
+
+# -- cached listings of tables --------------------------------------------------
+
+
+def small_table(n: int) -> tables.Table:
+    keys = [bytes([n]) * 16]
+    return tables.build("test", keys, {"n": np.array([n])})
+
+
+def test_table_cache_sees_a_change_within_one_clock_tick(tmp_path):
+    """A folder may change twice within its mtime resolution (a second on
+    some file systems): the cache must not miss the second change."""
+    folder = tmp_path / "tables"
+    folder.mkdir()
+    tables.save(small_table(1), folder)
+    cache = tables.TableCache(folder)
+    assert len(cache.tables()) == 1
+    stat = folder.stat()
+    tables.save(small_table(2), folder)
+    os.utime(folder, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same tick
+    assert sorted(int(t.columns["n"][0]) for t in cache.tables()) == [1, 2]
+
+
+def test_table_rows_and_prefixes():
+    keys = [bytes.fromhex(h.ljust(32, "0")) for h in ("ab", "abcd", "ab", "ff", "00")]
+    table = tables.build("test", keys, {"i": np.arange(5)})
+    assert sorted(table.columns["i"][table.rows(keys[0])]) == [0, 2]
+    assert list(table.columns["i"][table.rows(keys[4])]) == [4]
+    assert len(table.rows(bytes(15) + b"\x01")) == 0
+    assert len(table.prefix_rows(b"\xab")) == 3
+    assert len(table.prefix_rows(b"\xab\xcd")) == 1
+    assert len(table.prefix_rows(b"\x00")) == 1
+    assert table.key(0) == keys[4]  # sorted, trailing zero bytes kept
