@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,22 +38,15 @@ def write_pack(store: DiskStore, items: list[tuple[ObjectId, bytes]]) -> Path | 
     """Write objects into a new pack; returns the path of its table."""
     if not items:
         return None
-    name = digest(b"".join(oid.raw for oid, _ in items)).hex() + ".pack"
-    offsets, lengths, position = [], [], len(PACK_MAGIC)
-    for _oid, data in items:
-        offsets.append(position)
-        lengths.append(len(data))
-        position += len(data)
+    keys = tables.hex16_column(oid for oid, _ in items)
+    name = digest(keys.tobytes()).hex() + ".pack"
+    datas = [data for _, data in items]
+    lengths = np.fromiter(map(len, datas), np.int64, len(datas))
+    offsets = np.cumsum(lengths) - lengths + len(PACK_MAGIC)
     store.pack_dir.mkdir(parents=True, exist_ok=True)
-    write_atomic(store.pack_dir / name, PACK_MAGIC + b"".join(d for _, d in items))
+    write_atomic(store.pack_dir / name, b"".join([PACK_MAGIC, *datas]))
     table = tables.build(
-        "pack",
-        [oid.raw for oid, _ in items],
-        {
-            "offset": np.array(offsets, np.int64),
-            "length": np.array(lengths, np.int64),
-        },
-        meta={"pack": name},
+        "pack", keys, {"offset": offsets, "length": lengths}, meta={"pack": name}
     )
     return tables.save(table, store.pack_dir)  # the commit point
 
@@ -62,8 +56,8 @@ def write_packed_refs(store: DiskStore, refs: dict[Uid, ObjectId]) -> Path | Non
         return None
     table = tables.build(
         "refs",
-        [uid.raw for uid in refs],
-        {"oid": tables.bytes16_column([oid.raw for oid in refs.values()])},
+        tables.hex16_column(refs),
+        {"oid": tables.hex16_column(refs.values())},
     )
     return tables.save(table, store.refs_dir / "packed")
 
@@ -335,24 +329,49 @@ def _merge_packed_refs(store: DiskStore) -> None:
             remove(folder / name)
 
 
+# An index entry not matching its record's head and older than this is stale
+# (a writer moves its ref within moments of writing its entries).
+STALE_ENTRY_AGE = 600.0
+
+
+def _older_than(path: Path, seconds: float) -> bool:
+    try:
+        return time.time() - path.stat().st_mtime > seconds
+    except FileNotFoundError:
+        return False
+
+
 def rebuild_index(store: DiskStore) -> int:
-    """Rebuild the index from refs and head objects (`asr cache reindex`)."""
+    """Rebuild the index from refs and head objects (`asr cache reindex`).
+
+    Writers may move refs meanwhile. A loose entry is deleted only if the new
+    segment holds the same entry, so entries of a revision whose ref has not
+    moved yet survive; heads that moved while we read are indexed again.
+    """
     with _gc_lock(store):
         loose = list(store.iter_loose_index())
         old = store._segments.names()
-        exact, shape, seen = [], [], set()
+        exact, shape, heads = [], [], {}
         for uid, oid in store.iter_refs():
-            seen.add(uid)
+            heads[uid] = oid
             terms = store.get(oid).index
             if terms is not None:
                 exact.append((terms.exact, uid))
                 shape.append((terms.shape, uid, terms.floats))
         new_path = tables.save(index_segment(exact, shape), store.index_dir / "packed")
-        # Entries of records whose ref did not exist yet when we listed the
-        # refs belong to writers still at work: keep them.
-        stale = [path for _k, _key, uid, path in loose if uid in seen]
-        _remove_index(store, old, new_path, stale)
-    store.refresh()
+        included = {("x", key, uid) for key, uid in exact}
+        included |= {("s", key, uid) for key, uid, _floats in shape}
+        indexed = [
+            path for kind, key, uid, path in loose if (kind, key, uid) in included
+        ]
+        _remove_index(store, old, new_path, indexed)
+        store.refresh()
+        for uid, oid in heads.items():
+            now = store.get_ref(uid)
+            if now is not None and now != oid:
+                terms = store.get(now).index
+                if terms is not None:
+                    store._index_add(uid, terms)
     return len(exact)
 
 
