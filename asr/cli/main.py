@@ -29,6 +29,9 @@ COMMANDS = {
     "list": "asr.cli.run:list_recipes",
     "results": "asr.cli.results:results",
     "diff": "asr.cli.diff:diff",
+    "database": "asr.cli.database:database",
+    "app": "asr.cli.app:app",
+    "workflow": "asr.cli.workflow:workflow",
 }
 
 VERBOSE_FLAGS = ("-v", "--verbose")
