@@ -1,5 +1,12 @@
 """Shared fixtures: every test runs in its own folder with its own HOME."""
 
+import os
+
+# One BLAS thread per process: tests run GPAW and many processes side by
+# side on two cores, where threaded BLAS is several times slower.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import shutil
 import tempfile
 

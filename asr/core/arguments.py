@@ -9,6 +9,7 @@ are compared within a tolerance. The exact key hashes shape and floats.
 
 from __future__ import annotations
 
+import copy
 import inspect
 from typing import Any
 
@@ -30,8 +31,14 @@ def bind(signature: inspect.Signature, args: tuple, kwargs: dict) -> dict[str, A
         bound = signature.bind(*args, **kwargs)
     except TypeError as err:
         raise ArgumentError(str(err)) from None
+    given = set(bound.arguments)
     bound.apply_defaults()
-    arguments = dict(bound.arguments)
+    # A default dict (a calculator specification) must not be changed by a
+    # call that mutates its argument: each call gets its own copy.
+    arguments = {
+        name: value if name in given else copy.deepcopy(value)
+        for name, value in bound.arguments.items()
+    }
     for name, parameter in signature.parameters.items():
         if parameter.kind is parameter.VAR_KEYWORD:
             arguments.update(arguments.pop(name))

@@ -19,7 +19,7 @@ DEFAULT_GPAW = {
     "kpts": {"density": 12.0, "gamma": True},
     "occupations": {"name": "fermi-dirac", "width": 0.05},
     "convergence": {"bands": "CBM+3.0"},
-    "nbands": "200%",
+    "nbands": "300%",
     "txt": None,
 }
 
@@ -65,6 +65,30 @@ def calculator_for(atoms: Atoms, spec: dict[str, Any], **overrides):
         if mode.get("name") == "pw":
             spec["mode"] = PW(mode["ecut"])
     return get_calculator(spec, **overrides)
+
+
+def fixed_density(gpw: str | Path, calculator: dict[str, Any], **parameters):
+    """GPAW's non-self-consistent calculation at the density of a ground state.
+
+    `parameters` go to GPAW's ``fixed_density`` (``kpts``, ``symmetry``, ...).
+    Unless `calculator` (the ground state's specification) says otherwise,
+    bands up to 3 eV above the conduction band minimum (the Fermi level of a
+    metal) are converged, with twice as many bands as occupied ones in the
+    plane-wave and grid modes (LCAO has all its bands anyway).
+    """
+    from gpaw import GPAW
+
+    calc = GPAW(gpw, txt=None)
+    convergence = calculator.get("convergence") or {}
+    parameters.setdefault("txt", None)
+    parameters.setdefault(
+        "convergence", {"bands": convergence.get("bands", "CBM+3.0")}
+    )
+    mode = calculator.get("mode", "fd")
+    mode = mode.get("name", "fd") if isinstance(mode, dict) else str(mode)
+    if mode.lower() != "lcao" and "nbands" not in calculator:
+        parameters.setdefault("nbands", "200%")
+    return calc.fixed_density(**parameters)
 
 
 def open_database(path: str | Path):
