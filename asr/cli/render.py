@@ -11,14 +11,11 @@ Higher layers plug in without the store knowing them, in this order:
 
 Everything else is shown generically: dicts and nested lists as a tree,
 arrays as dtype, shape and a few values, bytes as size and first bytes.
-`to_json` has its own registry (`register_json`) and handles dataclasses.
+JSON output uses `asr.core.jsonable.to_json` (with its own registry).
 """
 
 from __future__ import annotations
 
-import base64
-import dataclasses
-import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -29,6 +26,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from asr.core.jsonable import register_json, to_json  # noqa: F401  (re-exported)
 from asr.store import ObjectId, StoredObject, Tagged, Uid
 
 Renderer = Callable[[Any], RenderableType]
@@ -36,7 +34,6 @@ ObjectRenderer = Callable[[StoredObject], "RenderableType | None"]
 
 _renderers: dict[type, Renderer] = {}
 _object_renderers: list[ObjectRenderer] = []
-_json_converters: dict[type, Callable[[Any], Any]] = {}
 
 MAX_ITEMS = 20  # list items shown before "… N more"
 MAX_INLINE = 8  # scalars of a list shown on one line
@@ -55,11 +52,6 @@ def register_renderer(cls: type, renderer: Renderer) -> None:
 def register_object_renderer(renderer: ObjectRenderer) -> None:
     """Try `renderer` first for every object `asr show` displays."""
     _object_renderers.insert(0, renderer)
-
-
-def register_json(cls: type, convert: Callable[[Any], Any]) -> None:
-    """Convert values of type `cls` to JSON-able data with `convert`."""
-    _json_converters[cls] = convert
 
 
 def _lookup(registry: dict[type, Any], value: Any) -> Any:
@@ -230,53 +222,6 @@ def _bytes_preview(data: bytes) -> Text:
 
 
 # -- JSON ---------------------------------------------------------------------
-
-
-def to_json(value: Any) -> Any:
-    """Plain JSON data for `--json` output.
-
-    Arrays become (nested) lists, bytes ``{"base64": ...}``, complex numbers
-    ``{"real": ..., "imag": ...}``, unknown registered types
-    ``{"tag": ..., "data": ...}``, and NaN/infinities the strings "NaN",
-    "Infinity" and "-Infinity" (so the output is strict JSON).
-    """
-    convert = _lookup(_json_converters, value)
-    if convert is not None:
-        return to_json(convert(value))
-    if value is None or isinstance(value, (bool, int, str)):
-        return str(value) if isinstance(value, (ObjectId, Uid)) else value
-    if isinstance(value, float):
-        return _json_float(value)
-    if isinstance(value, complex):
-        return {"real": _json_float(value.real), "imag": _json_float(value.imag)}
-    if isinstance(value, Mapping):
-        return {str(key): to_json(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_json(item) for item in value]
-    if isinstance(value, np.ndarray):
-        if value.dtype.kind == "c":
-            return {"real": to_json(value.real), "imag": to_json(value.imag)}
-        return to_json(value.tolist())
-    if isinstance(value, np.generic):
-        return to_json(value.item())
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return {"base64": base64.b64encode(bytes(value)).decode("ascii")}
-    if isinstance(value, Tagged):
-        return {"tag": value.tag, "data": to_json(value.data)}
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            field.name: to_json(getattr(value, field.name))
-            for field in dataclasses.fields(value)
-        }
-    return str(value)
-
-
-def _json_float(value: float) -> float | str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    return value
 
 
 def object_json(obj: StoredObject) -> dict:

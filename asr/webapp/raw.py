@@ -5,27 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ase import Atoms
-
-from asr.cli.render import register_json, to_json
 from asr.core import Record
+from asr.core.jsonable import to_json
 
 from .material import Material
 
 MAX_CHILDREN = 200  # items of a list or dict shown in the browser
 MAX_TEXT = 2000  # characters of a string shown in the browser
-
-
-def _atoms_json(atoms: Atoms) -> dict[str, Any]:
-    return {
-        "symbols": atoms.get_chemical_symbols(),
-        "positions": atoms.positions,
-        "cell": atoms.cell.array,
-        "pbc": atoms.pbc,
-    }
-
-
-register_json(Atoms, _atoms_json)
 
 
 def record_json(record: Record) -> dict[str, Any]:
