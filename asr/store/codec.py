@@ -15,6 +15,7 @@ Rules that make the bytes canonical:
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,9 +39,13 @@ _ALLOWED_DTYPE_KINDS = "biufcSU"
 _PLAIN = frozenset({str, int, bool, bytes, type(None)})
 _STR = frozenset({str})
 _STR_INT = frozenset({str, int})
+_NUMBERS = frozenset({float, int, bool})
 # A little-endian float64 that may be an infinity or a NaN (or a false alarm:
 # the search ignores alignment).
 _F8_NAN_LIKE = re.compile(rb"[\xf0-\xff][\x7f\xff]")
+
+
+_array_prefixes: dict[tuple[str, tuple[int, ...]], bytes] = {}
 
 
 def _ext(code: int, data: bytes) -> msgpack.ExtType:
@@ -98,6 +103,21 @@ def _int_then_str(key: int | str) -> tuple[int, int | str]:
 
 def _encode_array(array: np.ndarray) -> msgpack.ExtType:
     dtype = array.dtype
+    prefix = _array_prefixes.get((dtype.str, array.shape))
+    if prefix is None:
+        return _encode_new_array(array)
+    # A dtype seen before: valid and little-endian. `prefix` is the packed
+    # [dtype, shape] and the header of the data, whose length they fix.
+    data = array.tobytes()  # C order, whatever the layout
+    if dtype.kind in "fc" and array.size:
+        if dtype.str not in ("<f8", "<c16") or _F8_NAN_LIKE.search(data):
+            if np.isnan(array).any():
+                data = _canonical_nans(array).tobytes()
+    return _ext(EXT_NDARRAY, prefix + data)
+
+
+def _encode_new_array(array: np.ndarray) -> msgpack.ExtType:
+    dtype = array.dtype
     if dtype.kind not in _ALLOWED_DTYPE_KINDS or dtype.fields is not None:
         raise EncodeError(f"cannot store numpy arrays of dtype {dtype}")
     if dtype.byteorder == ">":
@@ -109,6 +129,9 @@ def _encode_array(array: np.ndarray) -> msgpack.ExtType:
             if np.isnan(array).any():
                 data = _canonical_nans(array).tobytes()
     payload = msgpack.packb([dtype.str, list(array.shape), data], use_bin_type=True)
+    if array.dtype.byteorder != ">" and len(_array_prefixes) < 4096:
+        key = (dtype.str, array.shape)
+        _array_prefixes[key] = payload[: len(payload) - len(data)]
     return _ext(EXT_NDARRAY, payload)
 
 
@@ -123,6 +146,14 @@ def _canonical_nans(array: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(array), np.nan, array).astype(array.dtype)
 
 
+def _all_finite(numbers: list) -> bool:
+    """No NaN (nor infinity) among these numbers? Summed in C, so fast."""
+    try:
+        return math.isfinite(sum(numbers))
+    except OverflowError:  # a huge int: let the careful path decide
+        return False
+
+
 def _canonical(obj: Any) -> Any:
     # Hot path of every write: plain values are returned without a call.
     t = type(obj)
@@ -131,12 +162,15 @@ def _canonical(obj: Any) -> Any:
     if t is float:
         return _NAN if obj != obj else obj
     if t is dict:
-        return {
-            k: v if type(v) in _PLAIN else _canonical(v)
-            for k in _sorted_keys(obj)
-            for v in (obj[k],)
-        }
+        if set(map(type, obj)) <= _STR:
+            items = sorted(obj.items())  # the keys differ: values never compared
+        else:
+            items = [(k, obj[k]) for k in _sorted_keys(obj)]
+        return {k: v if type(v) in _PLAIN else _canonical(v) for k, v in items}
     if t is list:
+        types = set(map(type, obj))
+        if types <= _PLAIN or (types <= _NUMBERS and _all_finite(obj)):
+            return obj  # already canonical: packed as it is
         return [v if type(v) in _PLAIN else _canonical(v) for v in obj]
     if t is tuple:
         return _ext(EXT_TUPLE, _pack([_canonical(v) for v in obj]))

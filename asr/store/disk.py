@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -83,14 +84,15 @@ def _fan(folder: Path, hexid: str) -> Path:
     return folder / hexid[:2] / hexid[2:]
 
 
-def _walk_fanned(folder: Path) -> Iterator[tuple[str, Path]]:
+def _walk_fanned(folder: Path) -> Iterator[tuple[str, str]]:
     """(id, path) of every `folder/ab/cdef...` entry."""
     for top in sorted(listdir(folder)):
         if len(top) != 2:
             continue
-        for name in listdir(folder / top):
+        sub = f"{folder}/{top}"
+        for name in listdir(sub):
             if not is_tmp(name) and not name.endswith(".lock"):
-                yield top + name, folder / top / name
+                yield top + name, f"{sub}/{name}"
 
 
 class DiskStore(BaseStore):
@@ -377,7 +379,8 @@ class DiskStore(BaseStore):
             for hexkey, folder in _walk_fanned(self.index_dir / kind):
                 for name in listdir(folder):
                     if not is_tmp(name) and len(name) == 32:
-                        yield kind, bytes.fromhex(hexkey), Uid(name), folder / name
+                        path = Path(f"{folder}/{name}")
+                        yield kind, bytes.fromhex(hexkey), Uid(name), path
 
     def reindex(self) -> int:
         from .pack import rebuild_index
@@ -476,19 +479,19 @@ def index_segment(
     The shape rows are a second table in the same file, sorted by shape key,
     with every float vector in one flat array.
     """
-    shape = sorted(shape, key=lambda entry: entry[0])
-    lengths = np.array([len(v) for _s, _u, v in shape], dtype=np.int64)
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    shape = sorted(shape, key=itemgetter(0))
     vectors = [np.asarray(v, "<f8") for _s, _u, v in shape]
+    lengths = np.fromiter(map(len, vectors), np.int64, len(vectors))
+    starts = np.cumsum(lengths) - lengths
     floats = np.concatenate(vectors) if vectors else np.zeros(0, "<f8")
     return tables.build(
         "index",
         [key for key, _uid in exact],
-        {"uid": tables.bytes16_column([uid.raw for _key, uid in exact])},
+        {"uid": tables.hex16_column(uid for _key, uid in exact)},
         unsorted={
             "shape_key": tables.bytes16_column([s for s, _u, _v in shape]),
-            "shape_uid": tables.bytes16_column([u.raw for _s, u, _v in shape]),
-            "float_start": starts[: len(shape)],
+            "shape_uid": tables.hex16_column(u for _s, u, _v in shape),
+            "float_start": starts,
             "float_length": lengths,
             "floats": floats,
         },

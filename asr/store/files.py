@@ -43,8 +43,18 @@ def _open_exclusive(path: Path | str) -> int:
         try:
             return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
         except FileNotFoundError:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
+            _make_folder(os.path.dirname(path))
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+
+
+def _make_folder(folder: str) -> None:
+    """`os.makedirs(folder, exist_ok=True)`, in one call when the parent exists."""
+    try:
+        os.mkdir(folder)
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        os.makedirs(folder, exist_ok=True)
 
 
 def create_empty(path: Path | str) -> bool:
@@ -93,8 +103,19 @@ def is_tmp(name: str) -> bool:
 
 
 def read_bytes(path: Path | str) -> bytes:
-    with open(path, "rb") as f:
-        return f.read()
+    """The content of a file, in four system calls (`open().read()` makes nine)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        data = os.read(fd, size) if size else b""
+        if len(data) < size or not size:  # a short read, or a size not known
+            chunks = [data]
+            while chunk := os.read(fd, 1 << 20):
+                chunks.append(chunk)
+            data = b"".join(chunks)
+        return data
+    finally:
+        os.close(fd)
 
 
 def _pid_alive(pid: int) -> bool:

@@ -46,7 +46,8 @@ def fsck(
     """Check the whole store; see the module docstring for what counts."""
     report = FsckReport()
     kinds: dict[ObjectId, str] = {}
-    references: dict[ObjectId, list[ObjectId]] = {}
+    headers: dict[ObjectId, tuple] = {}  # record -> (uid, parent)
+    references: dict[ObjectId, list[ObjectId]] = {}  # only non-empty lists
 
     def check(oid: ObjectId, data: bytes, where: str) -> None:
         report.objects += 1
@@ -65,10 +66,12 @@ def fsck(
             return
         kinds[oid] = obj.kind
         if obj.kind == "record":
+            headers[oid] = (obj.uid, obj.parent)
             refs = codec.references(obj.payload)
             if obj.parent is not None:
                 refs.append(obj.parent)
-            references[oid] = refs
+            if refs:
+                references[oid] = refs
 
     for oid in store.iter_loose_object_ids():
         path = store.loose_path(oid)
@@ -82,22 +85,21 @@ def fsck(
         if name.endswith(tables.SUFFIX):
             _check_pack(store, path, check, report)
 
+    heads = []
     for uid, oid in store.iter_refs():
         report.refs += 1
-        if oid not in kinds:
+        heads.append(oid)
+        if oid not in kinds:  # missing, or corrupt and reported as such
             if not _present(store, oid):
                 report.errors.append(f"ref {uid} points at missing object {oid}")
             continue
-        try:
-            head = store.get(oid)
-        except StoreError:
-            continue  # already reported as corrupt
-        if head.kind != "record" or head.uid != uid:
+        # Every object was decoded above: use what was seen, read nothing twice.
+        if kinds[oid] != "record" or headers[oid][0] != uid:
             report.errors.append(f"ref {uid} points at {oid}, not one of its revisions")
             continue
-        _check_chain(store, uid, head, report)
+        _check_chain(store, uid, oid, headers, report)
 
-    reachable = _reachable(store, references)
+    reachable = _reachable(heads, references)
     report.unreachable = sorted(oid for oid in kinds if oid not in reachable)
     for oid, refs in references.items():
         if oid in reachable:
@@ -138,34 +140,41 @@ def _check_pack(store: DiskStore, table_path: Path, check, report: FsckReport):
         return
     if not data.startswith(PACK_MAGIC):
         report.errors.append(f"pack {pack_path} has a bad header")
-    offsets, lengths = table.columns["offset"], table.columns["length"]
-    for row in range(len(table)):
-        start, length = int(offsets[row]), int(lengths[row])
-        oid = ObjectId(table.key(row))
-        check(oid, data[start : start + length], f"pack {pack_path.name} at {start}")
+    offsets = table.columns["offset"].tolist()
+    lengths = table.columns["length"].tolist()
+    ids = table.keys.tobytes().hex()  # S16 rows: 16 bytes each, zeros kept
+    view = memoryview(data)
+    for row, (start, length) in enumerate(zip(offsets, lengths)):
+        oid = ObjectId(ids[32 * row : 32 * row + 32])
+        check(oid, view[start : start + length], f"pack {pack_path.name} at {start}")
 
 
-def _check_chain(store: DiskStore, uid, head, report: FsckReport) -> None:
+def _check_chain(store: DiskStore, uid, head, headers: dict, report: FsckReport):
+    """Walk the revision chain from `head` by the (uid, parent) headers seen."""
     seen = set()
-    obj = head
-    while obj.parent is not None:
-        if obj.parent in seen:
-            report.errors.append(f"record {uid}: revision chain loops at {obj.parent}")
+    oid, parent = head, headers[head][1]
+    while parent is not None:
+        if parent in seen:
+            report.errors.append(f"record {uid}: revision chain loops at {parent}")
             return
-        seen.add(obj.parent)
-        try:
-            obj = store.get(obj.parent)
-        except ObjectNotFoundError:
-            report.errors.append(
-                f"record {uid}: revision {obj.oid} has missing parent {obj.parent}"
-            )
-            return
-        except StoreError:
-            return
+        seen.add(parent)
+        known = headers.get(parent)
+        if known is None:  # not a record decoded above: read it
+            try:
+                obj = store.get(parent)
+            except ObjectNotFoundError:
+                report.errors.append(
+                    f"record {uid}: revision {oid} has missing parent {parent}"
+                )
+                return
+            except StoreError:
+                return
+            known = (obj.uid, obj.parent)
+        oid, parent = parent, known[1]
 
 
-def _reachable(store: DiskStore, references: dict) -> set[ObjectId]:
-    stack = [oid for _uid, oid in store.iter_refs()]
+def _reachable(heads: list[ObjectId], references: dict) -> set[ObjectId]:
+    stack = list(heads)
     reachable: set[ObjectId] = set()
     while stack:
         oid = stack.pop()

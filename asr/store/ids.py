@@ -49,7 +49,7 @@ class Uid(_Hex128):
 
     @classmethod
     def new(cls) -> Uid:
-        return cls(os.urandom(16))
+        return str.__new__(cls, os.urandom(16).hex())  # valid by construction
 
 
 def hash_bytes(data: bytes | memoryview) -> ObjectId:

@@ -213,7 +213,7 @@ def _pack_objects(store: DiskStore, repack: bool, report: GcReport, progress) ->
     items: list[tuple[ObjectId, bytes]] = []
     for oid in loose:
         try:
-            data = read_bytes(store.loose_path(oid))
+            data = read_bytes(store._loose(oid))
         except FileNotFoundError:
             continue
         if hash_bytes(data) != oid:
@@ -222,6 +222,7 @@ def _pack_objects(store: DiskStore, repack: bool, report: GcReport, progress) ->
         items.append((oid, data))
         if progress:
             progress()
+    verified_loose = len(items)
     old_tables = store._packs.names() if repack else []
     if repack:
         seen = {oid for oid, _ in items}
@@ -237,12 +238,13 @@ def _pack_objects(store: DiskStore, repack: bool, report: GcReport, progress) ->
     new_table = write_pack(store, items)
     report.packed_objects = len(items)
     store.refresh()
-    for oid, _data in items:
-        path = store.loose_path(oid)
+    folders = set()
+    for oid, _data in items[:verified_loose]:  # not the corrupt ones
+        path = store._loose(oid)
         if remove(path):
             report.removed_loose += 1
-            with contextlib.suppress(OSError):
-                path.parent.rmdir()  # fails (harmlessly) while not empty
+            folders.add(os.path.dirname(path))
+    _remove_empty_folders(folders)
     for name in old_tables:
         if name != new_table.name:
             pack_name = tables.load(store.pack_dir / name).meta["pack"]
@@ -288,13 +290,21 @@ def _remove_index(
     for name in old:
         if name != keep.name:
             remove(store.index_dir / "packed" / name)
+    folders = set()
     for path in paths:
         if packed is not None and path in packed:
             _remove_if_unchanged(path, packed[path])
         else:
             remove(path)
+        folders.add(os.path.dirname(path))
+    _remove_empty_folders(folders)
+
+
+def _remove_empty_folders(folders: set[str]) -> None:
+    """Remove the folders that are empty now, once each (after all entries)."""
+    for folder in folders:
         with contextlib.suppress(OSError):
-            path.parent.rmdir()  # fails (harmlessly) while not empty
+            os.rmdir(folder)  # fails (harmlessly) while not empty
 
 
 def _remove_if_unchanged(path: Path, data: bytes) -> None:

@@ -9,6 +9,7 @@ unsafe on NFS) and cached by name, which is safe because they never change.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,7 +60,7 @@ class Table:
 
 def build(
     type: str,
-    keys: list[bytes],
+    keys: list[bytes] | np.ndarray,
     columns: dict[str, np.ndarray],
     meta: dict | None = None,
     unsorted: dict[str, np.ndarray] | None = None,
@@ -67,12 +68,21 @@ def build(
     """A table of `keys` with their row-aligned columns, sorted by key.
 
     `unsorted` columns are stored as given (e.g. data that rows point into).
+    `keys` may be an (n, 16) uint8 array, such as `hex16_column` makes.
     """
-    key_array = np.array(keys, dtype="S16") if keys else np.zeros(0, "S16")
+    if isinstance(keys, np.ndarray):
+        key_array = np.ascontiguousarray(keys, np.uint8).view("S16").ravel()
+    else:
+        key_array = np.array(keys, dtype="S16") if keys else np.zeros(0, "S16")
     order = np.argsort(key_array, kind="stable")
     sorted_columns = {name: col[order] for name, col in columns.items()}
     sorted_columns.update(unsorted or {})
     return Table(type, key_array[order], sorted_columns, meta or {})
+
+
+def hex16_column(ids: Iterable[str]) -> np.ndarray:
+    """(n, 16) uint8 array of 32-digit hex ids (object ids, uids)."""
+    return np.frombuffer(bytes.fromhex("".join(ids)), np.uint8).reshape(-1, 16)
 
 
 def bytes16_column(values: list[bytes]) -> np.ndarray:
