@@ -59,7 +59,11 @@ def same(a: Any, b: Any) -> bool:
 
 def diff(old: Any, new: Any) -> list[Change]:
     """Every leaf that changed, was added or was removed, sorted by path."""
-    a, b = flatten(old), flatten(new)
+    return diff_flat(flatten(old), flatten(new))
+
+
+def diff_flat(a: dict[str, Any], b: dict[str, Any]) -> list[Change]:
+    """`diff` of two values already flattened."""
     changes = []
     for path in sorted(a.keys() | b.keys()):
         if path not in b:

@@ -81,11 +81,12 @@ class Instruction:
         """The cached Record of this call, or None (no dependency logged)."""
         store = store or context.get_store()
         terms = terms or self.terms(arguments)
-        for found in (
-            store.find(terms.exact),
-            store.find_similar(terms.shape, terms.floats, self.rtol, self.atol),
-        ):
-            for obj in found:
+        searches = (
+            lambda: store.find(terms.exact),
+            lambda: store.find_similar(terms.shape, terms.floats, self.rtol, self.atol),
+        )
+        for search in searches:  # the tolerance search only after an exact miss
+            for obj in search():
                 if Record.is_record(obj):
                     return Record.from_stored(obj)
         return None

@@ -12,18 +12,17 @@ each Record migrates atomically and the old revisions stay readable.
 
 from __future__ import annotations
 
-import copy
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from asr.store import BaseStore, ObjectId, RefConflictError
-from asr.store.objects import record_header
+from asr.store.objects import encode_object, record_header
 
 from .arguments import index_terms
 from .cache import matches
-from .diff import diff
+from .diff import Change, diff_flat, flatten
 from .record import Record, Revision
 
 MAX_STEPS = 100
@@ -71,7 +70,8 @@ class Migration:
     function: Callable[[Record], Record]
 
     def __call__(self, record: Record) -> Record:
-        return self.function(copy.deepcopy(record))
+        """Apply to `record`, which the function may change in place."""
+        return self.function(record)
 
 
 @dataclass(frozen=True)
@@ -104,11 +104,19 @@ def migration_selectors() -> list[MigrationSelector]:
 
 @dataclass
 class MigrationStrategy:
-    """The ordered migrations that bring one Record up to date."""
+    """The ordered migrations that bring one Record up to date.
+
+    `revisions` are the new revision objects, encoded when each migration
+    ran (id, bytes), so a later migration that changes a Record in place
+    cannot alter an earlier revision; `changes` lists what each one changed;
+    `terms` are the index terms of the newest.
+    """
 
     record: Record
     migrations: list[Migration]
-    steps: list[Record] = field(default_factory=list)
+    revisions: list[tuple[ObjectId, bytes]] = field(default_factory=list)
+    changes: list[list[Change]] = field(default_factory=list)
+    terms: Any = None
 
     @property
     def description(self) -> str:
@@ -146,47 +154,44 @@ def make_strategy(
     """
     selectors = list(migration_selectors() if selectors is None else selectors)
     done = applied_migrations(store, record) if record.parent else set()
-    current, chosen, steps = record, [], []
+    uid, parent = record.uid, record.oid
+    strategy = MigrationStrategy(record, [])
+    current, before = record, None
     for _ in range(MAX_STEPS):
         for item in selectors:
             migration = item.migration
             if migration.uid in done or not item.selector(current):
                 continue
+            if before is None:
+                before = flatten(_comparable(current))
             try:
-                new = migration(current)
+                new = migration(current)  # may change `current` in place
             except Exception as err:
                 raise MigrationError(
                     f"migration {migration.uid} ({migration.description}) failed "
-                    f"on record {record.uid}: {type(err).__name__}: {err}"
+                    f"on record {uid}: {type(err).__name__}: {err}"
                 ) from err
+            after = flatten(_comparable(new))
+            changes = diff_flat(before, after)
+            new.revision = Revision(
+                uid=uuid.uuid4().hex,
+                migration=migration.uid,
+                description=migration.description,
+                changes=[c.to_data() for c in changes],
+            )
+            terms = index_terms(new.name, new.version, new.arguments)
+            header = record_header(uid, parent, terms)
+            parent, data = encode_object("record", header, new.to_payload())
             done.add(migration.uid)
-            chosen.append(migration)
-            steps.append(new)
-            current = new
+            strategy.migrations.append(migration)
+            strategy.revisions.append((parent, data))
+            strategy.changes.append(changes)
+            strategy.terms = terms
+            current, before = new, after
             break
         else:
             break
-    if not chosen:
-        return None
-    return MigrationStrategy(record, chosen, steps)
-
-
-def revision_payloads(strategy: MigrationStrategy) -> list[tuple[dict, Any]]:
-    """(payload, index terms) of every new revision the strategy makes."""
-    out = []
-    previous = strategy.record
-    for migration, new in zip(strategy.migrations, strategy.steps, strict=True):
-        changes = diff(_comparable(previous), _comparable(new))
-        new.revision = Revision(
-            uid=uuid.uuid4().hex,
-            migration=migration.uid,
-            description=migration.description,
-            changes=[c.to_data() for c in changes],
-        )
-        terms = index_terms(new.name, new.version, new.arguments)
-        out.append((new.to_payload(), terms))
-        previous = new
-    return out
+    return strategy if strategy.migrations else None
 
 
 def _comparable(record: Record) -> dict[str, Any]:
@@ -196,18 +201,21 @@ def _comparable(record: Record) -> dict[str, Any]:
 
 
 def write_revisions(batch, strategy: MigrationStrategy) -> ObjectId:
-    """Write the strategy's revision objects; returns the newest one's id."""
-    parent = strategy.record.oid
-    for payload, terms in revision_payloads(strategy):
-        header = record_header(strategy.record.uid, parent, terms)
-        parent = batch.put_object("record", header, payload)
-    return parent
+    """Write and index the strategy's revisions; returns the newest one's id.
+
+    The newest revision is indexed here, before its ref moves (the ref is
+    the commit point), so `set_ref(..., index=False)` can move it.
+    """
+    for _oid, data in strategy.revisions:
+        batch.add_raw(data)
+    batch.index_add(strategy.record.uid, strategy.terms)
+    return strategy.revisions[-1][0]
 
 
 def apply_strategy(store: BaseStore, strategy: MigrationStrategy) -> Record:
     """Migrate one Record: new revisions, then one compare-and-swap of its ref."""
     head = write_revisions(store, strategy)
-    store.set_ref(strategy.record.uid, head, expected=strategy.record.oid)
+    store.set_ref(strategy.record.uid, head, expected=strategy.record.oid, index=False)
     return Record.from_stored(store.get(head))
 
 
@@ -267,7 +275,9 @@ def apply_plan(
             heads = [write_revisions(batch, strategy) for strategy in chunk]
         for strategy, head in zip(chunk, heads, strict=True):
             try:
-                store.set_ref(strategy.record.uid, head, expected=strategy.record.oid)
+                store.set_ref(
+                    strategy.record.uid, head, expected=strategy.record.oid, index=False
+                )
                 plan.migrated += 1
             except RefConflictError:
                 plan.conflicts += 1

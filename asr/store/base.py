@@ -52,31 +52,27 @@ def _close_rows(
 ) -> np.ndarray:
     """The rows of `close_rows` in their original order.
 
-    Column by column, on the rows still in the running: with many
-    candidates, few survive the first columns, so this is much faster than
-    comparing the whole matrix.
+    Block of columns by block of columns, on the rows still in the running:
+    with many candidates few survive the first columns, and with long
+    vectors (1,000 atoms) the blocks grow so that numpy does the looping.
     """
     if candidates.shape[0] == 0 or candidates.shape[1] != floats.shape[0]:
         return np.zeros(0, int)
-    rows = None
+    rows = np.arange(candidates.shape[0])
+    start, width = 0, 4
     with np.errstate(invalid="ignore"):
-        for col in range(candidates.shape[1]):
-            values = candidates[:, col] if rows is None else candidates[rows, col]
-            want = floats[col]
+        while start < candidates.shape[1] and len(rows):
+            stop = start + width
+            values = candidates[rows, start:stop]
+            want = floats[start:stop]
             diff = np.abs(values - want)
-            scale = np.maximum(np.abs(values), abs(want))
-            ok = (diff <= atol + rtol * scale) & np.isfinite(values)
-            if not np.isfinite(want):
-                ok = values == want
-                if want != want:
-                    ok = np.isnan(values)
-            else:
-                ok |= values == want
-            keep = np.flatnonzero(ok)
-            rows = keep if rows is None else rows[keep]
-            if not len(rows):
-                break
-    return np.arange(candidates.shape[0]) if rows is None else rows
+            scale = np.maximum(np.abs(values), np.abs(want))
+            close = (diff <= atol + rtol * scale) & np.isfinite(values)
+            same = (values == want) | (np.isnan(values) & np.isnan(want))
+            ok = np.where(np.isfinite(want), close | same, same)
+            rows = rows[ok.all(axis=1)]
+            start, width = stop, width * 4
+    return rows
 
 
 def _distance(rows: np.ndarray, floats: np.ndarray) -> np.ndarray:
@@ -224,7 +220,7 @@ class BaseStore(ABC):
         if fresh:
             self._set_new_ref(uid, oid)
         else:
-            self._set_ref_or_restore_index(uid, oid, parent, index)
+            self._set_ref_or_restore_index(uid, oid, parent)
         return StoredObject(oid, "record", header, payload)
 
     def _set_ref_or_restore_index(
@@ -232,31 +228,40 @@ class BaseStore(ABC):
         uid: Uid,
         oid: ObjectId,
         expected: ObjectId | None,
-        index: IndexTerms | None,
     ) -> None:
         """`_set_ref`; if it fails, index the head again: our entries may
         have replaced its floats (same uid and shape), hiding it."""
         try:
             self._set_ref(uid, oid, expected)
         except RefConflictError:
-            head = self._head_or_none(uid) if index is not None else None
+            head = self._head_or_none(uid)
             if head is not None and head.index is not None:
                 self._index_add(uid, head.index)
             raise
 
-    def set_ref(self, uid: str, oid: str, expected: str | None = None) -> None:
-        """Point `uid` at revision `oid` (which must be in the store)."""
-        obj = self.get(oid)
-        if obj.uid != uid:
-            raise StoreError(f"object {oid} is not a revision of {uid}")
-        if obj.index is not None:
-            self._index_add(Uid(uid), obj.index)
+    def set_ref(
+        self, uid: str, oid: str, expected: str | None = None, *, index: bool = True
+    ) -> None:
+        """Point `uid` at revision `oid` (which must be in the store).
+
+        `index=False` when the caller has already indexed the revision
+        (e.g. through `index_add` in a batch).
+        """
+        if index:
+            obj = self.get(oid)
+            if obj.uid != uid:
+                raise StoreError(f"object {oid} is not a revision of {uid}")
+            if obj.index is not None:
+                self._index_add(Uid(uid), obj.index)
+        elif not self.has(oid):
+            raise ObjectNotFoundError(f"cannot point {uid} at missing object {oid}")
         self._set_ref_or_restore_index(
-            Uid(uid),
-            ObjectId(oid),
-            None if expected is None else ObjectId(expected),
-            obj.index,
+            Uid(uid), ObjectId(oid), None if expected is None else ObjectId(expected)
         )
+
+    def index_add(self, uid: str, terms: IndexTerms) -> None:
+        """Make the index find `uid` by `terms` (before its ref moves there)."""
+        self._index_add(Uid(uid), terms)
 
     def head(self, uid: str) -> StoredObject:
         oid = self.get_ref(uid)

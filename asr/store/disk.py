@@ -8,7 +8,8 @@ Layout (every file is written once, atomically; only refs are replaced)::
     .asr/objects/pack/<name>.pack    objects back to back
     .asr/refs/ab/cdef...             uid -> newest revision id (loose)
     .asr/refs/packed/<id>.table      uid -> revision id (bulk imports)
-    .asr/index/x/ab/<key>/<uid>      exact-argument entries (empty files)
+    .asr/index/x/ab/<key><uid>       exact-argument entries (empty files; the
+                                     name is the key's last 30 digits + uid)
     .asr/index/s/ab/<shape>/<uid>    same-shape entries (the float vector)
     .asr/index/packed/<id>.table     packed index segments
     .asr/locks/                      lock files (see files.FileLock)
@@ -239,19 +240,25 @@ class DiskStore(BaseStore):
         return ObjectId(text.decode().strip())
 
     def _set_ref(self, uid, oid, expected):
+        # The lock file holds the new ref and is renamed over it (as Git does).
         path = self._ref_path(uid)
-        with FileLock(
+        lock = FileLock(
             path.with_name(path.name + ".lock"),
             timeout=60,
-            stale_after=60,
             heartbeat=None,
-        ):
+            content=f"{oid}\n".encode(),
+        )
+        lock.acquire()
+        try:
             current = self.get_ref(uid)
             if current != expected:
                 raise RefConflictError(
                     f"ref {uid} is at {current}, expected {expected}"
                 )
-            write_atomic(path, f"{oid}\n".encode(), durable=False)
+        except BaseException:
+            lock.release()
+            raise
+        lock.replace(path)
 
     def _set_new_ref(self, uid, oid):
         # A uid drawn at random just now: nobody else can be writing its ref.
@@ -283,12 +290,13 @@ class DiskStore(BaseStore):
                 yield Uid(uid), ObjectId(text.decode().strip())
         seen = set(loose)
         for table in reversed(self._packed_refs.tables()):
-            oids = table.columns["oid"]
-            for row in range(len(table)):
-                uid = table.key(row).hex()
+            uids = table.keys.tobytes()  # 16 bytes a row, zeros kept
+            oids = table.columns["oid"].tobytes()
+            for start in range(0, len(uids), 16):
+                uid = Uid(uids[start : start + 16])
                 if uid not in seen:
                     seen.add(uid)
-                    yield Uid(uid), ObjectId(oids[row].tobytes())
+                    yield uid, ObjectId(oids[start : start + 16])
 
     def _uids_with_prefix(self, prefix):
         found = {
@@ -306,9 +314,6 @@ class DiskStore(BaseStore):
 
     # -- index --------------------------------------------------------------
 
-    def _exact_dir(self, key: bytes) -> Path:
-        return _fan(self.index_dir / "x", key.hex())
-
     def _shape_dir(self, shape: bytes) -> Path:
         return _fan(self.index_dir / "s", shape.hex())
 
@@ -322,12 +327,17 @@ class DiskStore(BaseStore):
             current = None
         if current != floats:  # new, or a new revision's floats
             write_atomic(shape_entry, floats, durable=False)
-        create_empty(f"{self._exact_str}/{exact[:2]}/{exact[2:]}/{uid}")
+        # One flat file per entry: no folder per key to make, list and remove.
+        create_empty(f"{self._exact_str}/{exact[:2]}/{exact[2:]}{uid}")
 
     def _index_exact(self, key):
         hexkey = key.hex()
-        folder = f"{self._exact_str}/{hexkey[:2]}/{hexkey[2:]}"
-        found = {Uid(n) for n in listdir(folder) if not is_tmp(n)}
+        rest = hexkey[2:]
+        found = {
+            Uid(name[30:])
+            for name in listdir(f"{self._exact_str}/{hexkey[:2]}")
+            if len(name) == 62 and name.startswith(rest)
+        }
         for table in self._segments.tables():
             uids = table.columns["uid"]
             for row in table.rows(key):
@@ -373,14 +383,15 @@ class DiskStore(BaseStore):
             if block is not None:
                 yield block
 
-    def iter_loose_index(self) -> Iterator[tuple[str, bytes, Uid, Path]]:
+    def iter_loose_index(self) -> Iterator[tuple[str, bytes, Uid, str]]:
         """(kind 'x' or 's', key, uid, path) of every loose index entry."""
-        for kind in ("x", "s"):
-            for hexkey, folder in _walk_fanned(self.index_dir / kind):
-                for name in listdir(folder):
-                    if not is_tmp(name) and len(name) == 32:
-                        path = Path(f"{folder}/{name}")
-                        yield kind, bytes.fromhex(hexkey), Uid(name), path
+        for hexid, path in _walk_fanned(self.index_dir / "x"):
+            if len(hexid) == 64:  # key + uid
+                yield "x", bytes.fromhex(hexid[:32]), Uid(hexid[32:]), path
+        for hexkey, folder in _walk_fanned(self.index_dir / "s"):
+            for name in listdir(folder):
+                if not is_tmp(name) and len(name) == 32:
+                    yield "s", bytes.fromhex(hexkey), Uid(name), f"{folder}/{name}"
 
     def reindex(self) -> int:
         from .pack import rebuild_index

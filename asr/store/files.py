@@ -135,6 +135,11 @@ class FileLock:
     process is gone is broken at once; a holder elsewhere is trusted while it
     keeps touching the file (a heartbeat thread does that), and broken when
     the file is older than `stale_after` seconds.
+
+    With `content`, the lock file holds that instead (Git's way for refs: the
+    lock is the new file), and `replace(target)` renames it over the target,
+    which writes the target and releases the lock in one atomic step. Such a
+    lock names no holder, so it is broken when older than 5 seconds.
     """
 
     def __init__(
@@ -144,11 +149,13 @@ class FileLock:
         timeout: float | None = None,
         stale_after: float = 600.0,
         heartbeat: float | None = 60.0,
+        content: bytes | None = None,
     ):
         self.path = Path(path)
         self.timeout = timeout
         self.stale_after = stale_after
         self.heartbeat = heartbeat
+        self.content = content
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -171,7 +178,10 @@ class FileLock:
             self._break_if_stale()
             return False
         try:
-            _write_all(fd, f"{HOST} {os.getpid()} {time.time():.3f}\n".encode())
+            content = self.content
+            if content is None:
+                content = f"{HOST} {os.getpid()} {time.time():.3f}\n".encode()
+            _write_all(fd, content)
         finally:
             os.close(fd)
         if self.heartbeat:
@@ -216,6 +226,15 @@ class FileLock:
             if read_bytes(grave) != content:
                 os.link(grave, self.path)
         remove(grave)
+
+    def replace(self, target: Path) -> None:
+        """Rename the lock (holding `content`) over `target`: write and release."""
+        self._stop.set()
+        try:
+            os.replace(self.path, target)
+        except BaseException:
+            self.release()
+            raise
 
     def release(self) -> None:
         self._stop.set()

@@ -108,6 +108,10 @@ class BulkWriter:
             if len(self._objects) >= self.max_records or self._bytes >= self.max_bytes:
                 self.flush()
 
+    def index_add(self, uid: str, terms: IndexTerms) -> None:
+        """Index `uid` by `terms` in this batch's index segment."""
+        self._add_index(Uid(uid), terms)
+
     def _add_index(self, uid: Uid, terms: IndexTerms) -> None:
         self._exact.append((terms.exact, uid))
         self._shape.append((terms.shape, uid, terms.floats))
@@ -264,7 +268,7 @@ def _pack_index(store: DiskStore, report: GcReport) -> None:
         seg_exact, seg_shape = segment_entries(table)
         exact.update(seg_exact)
         shape.update({(s, u): v for s, u, v in seg_shape})
-    read: dict[Path, bytes] = {}
+    read: dict[str, bytes] = {}
     for kind, key, uid, path in loose:
         if kind == "x":
             exact.add((key, uid))
@@ -282,8 +286,8 @@ def _remove_index(
     store: DiskStore,
     old: list[str],
     keep: Path,
-    paths: list[Path],
-    packed: dict[Path, bytes] | None = None,
+    paths: list[str],
+    packed: dict[str, bytes] | None = None,
 ):
     """Remove old segments and loose entries; `packed` has what was packed
     of entries a writer may replace meanwhile (a new revision's floats)."""
@@ -307,7 +311,7 @@ def _remove_empty_folders(folders: set[str]) -> None:
             os.rmdir(folder)  # fails (harmlessly) while not empty
 
 
-def _remove_if_unchanged(path: Path, data: bytes) -> None:
+def _remove_if_unchanged(path: str, data: bytes) -> None:
     """Remove `path` unless it no longer holds `data`: move it aside first,
     so a writer's replacement between our check and the removal is kept."""
     aside = _tmp_name(path)
@@ -344,9 +348,9 @@ def _merge_packed_refs(store: DiskStore) -> None:
 STALE_ENTRY_AGE = 600.0
 
 
-def _older_than(path: Path, seconds: float) -> bool:
+def _older_than(path: Path | str, seconds: float) -> bool:
     try:
-        return time.time() - path.stat().st_mtime > seconds
+        return time.time() - os.stat(path).st_mtime > seconds
     except FileNotFoundError:
         return False
 

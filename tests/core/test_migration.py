@@ -67,6 +67,15 @@ def test_chain_of_migrations(store):
     chain = list(store.log(old.uid))
     assert [o.oid for o in chain][-1] == old.oid  # the old revision stays
     assert Record.from_stored(chain[-1]).result == {"gap": 1.5, "unit": "eV"}
+    # The middle revision is what the first migration made, even though the
+    # second one changed the same Record object in place afterwards.
+    middle = Record.from_stored(chain[1])
+    assert middle.version == 1 and middle.result == {"band_gap": 1.5, "unit": "eV"}
+    assert [c["path"] for c in middle.revision.changes] == [
+        "result.band_gap",
+        "result.gap",
+        "version",
+    ]
     revision = head.revision
     assert revision.migration == "gap-1-2"
     assert {(c["kind"], c["path"]) for c in revision.changes} == {

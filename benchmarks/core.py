@@ -1,0 +1,178 @@
+#!/usr/bin/env python
+"""Benchmarks of the caching layer and of migrations.
+
+    .venv/bin/python benchmarks/core.py            # 10^5 records (a minute or two)
+    .venv/bin/python benchmarks/core.py --quick    # 10^3 records (seconds)
+
+* hit: calling an instruction whose Record is in a store of N records, with
+  an Atoms argument of 1,000 atoms (target < 1 ms median), against
+  `joblib.Memory` caching the same function in the same run;
+* migrate: `asr cache migrate --apply`'s work (plan + apply) over N records
+  (target >= 5,000 records/s).
+
+Everything is written under a temporary folder, removed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from asr.core import Record, instruction, use_store  # noqa: E402
+from asr.core.arguments import index_terms  # noqa: E402
+from asr.core.metadata import run_metadata  # noqa: E402
+from asr.core.migration import (  # noqa: E402
+    Migration,
+    MigrationSelector,
+    Selector,
+    apply_plan,
+    plan_migrations,
+)
+from asr.store import init_store  # noqa: E402
+
+console = Console(stderr=True, highlight=False)
+NAME = "bench.energy"
+
+
+def energy(atoms: Atoms, scale: float = 1.0) -> float:
+    """A cheap stand-in for a calculation."""
+    return float(np.sum(atoms.positions) * scale)
+
+
+def big_atoms(n: int = 1000, seed: int = 0) -> Atoms:
+    rng = np.random.default_rng(seed)
+    return Atoms(
+        "Cu" * n, positions=rng.random((n, 3)) * 30, cell=[30, 30, 30], pbc=True
+    )
+
+
+def fill(store, count: int, version: int = 0) -> None:
+    """`count` Records of `NAME` with small Atoms, through one bulk import."""
+    meta = run_metadata(0.0, 0.0, (), ".")
+    with store.bulk() as batch:
+        for i in range(count):
+            atoms = Atoms("H2", positions=[[0, 0, 0], [0, 0, 0.74 + i * 1e-4]])
+            arguments = {"atoms": atoms, "scale": 1.0}
+            record = Record(NAME, version, arguments, float(i), metadata=meta)
+            batch.commit(
+                record.to_payload(), index=index_terms(NAME, version, arguments)
+            )
+
+
+def median_ms(function, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
+
+
+def bench_hit(folder: Path, count: int) -> list[tuple]:
+    import joblib
+
+    store = init_store(folder / "hit")
+    fill(store, count)
+    cached = instruction(NAME)(energy)
+    atoms = big_atoms()
+    with use_store(store):
+        cached(atoms)  # the miss that stores it
+        asr_ms = median_ms(lambda: cached(atoms), 300)
+    memory = joblib.Memory(folder / "joblib", verbose=0)
+    memoised = memory.cache(energy)
+    memoised(atoms)
+    joblib_ms = median_ms(lambda: memoised(atoms), 300)
+    plain_ms = median_ms(lambda: energy(atoms), 300)
+    return [
+        (
+            "hit, 1,000-atom Atoms",
+            f"{count:,} records",
+            f"{asr_ms:.3f} ms",
+            f"{joblib_ms:.3f} ms",
+            "< 1 ms",
+            asr_ms < 1.0,
+        ),
+        ("(the function itself)", "", f"{plain_ms:.3f} ms", "", "", None),
+    ]
+
+
+def bench_migrate(folder: Path, count: int) -> list[tuple]:
+    store = init_store(folder / "migrate")
+    fill(store, count)
+
+    def bump(record: Record) -> Record:
+        record.version = 1
+        return record
+
+    rules = [
+        MigrationSelector(
+            Selector(name=NAME, version=0), Migration("bench-0-1", "Bump", bump)
+        )
+    ]
+    start = time.perf_counter()
+    plan = plan_migrations(store, rules)
+    planned = time.perf_counter()
+    apply_plan(store, plan)
+    done = time.perf_counter()
+    assert plan.migrated == count, (plan.migrated, count)
+    rate = count / (done - start)
+    return [
+        (
+            "migrate: plan",
+            f"{count:,} records",
+            f"{count / (planned - start):,.0f} /s",
+            "",
+            "",
+            None,
+        ),
+        (
+            "migrate: plan + apply",
+            f"{count:,} records",
+            f"{rate:,.0f} /s",
+            "",
+            ">= 5,000 /s",
+            rate >= 5000,
+        ),
+    ]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="10^3 records only")
+    args = parser.parse_args()
+    count = 1_000 if args.quick else 100_000
+    folder = Path(tempfile.mkdtemp(prefix="asr-bench-core-"))
+    try:
+        rows = bench_hit(folder, count) + bench_migrate(folder, count)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    table = Table(
+        "benchmark",
+        "size",
+        "ASR",
+        "joblib.Memory",
+        "target",
+        "met",
+        title="Caching layer and migrations",
+    )
+    for name, size, asr, joblib_figure, target, met in rows:
+        mark = "" if met is None else ("[green]yes[/green]" if met else "[red]no[/red]")
+        table.add_row(name, size, asr, joblib_figure, target, mark)
+    Console().print(table)
+    return 0 if args.quick or all(r[-1] is not False for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
