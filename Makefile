@@ -16,7 +16,9 @@ $(STAMP): pyproject.toml
 	  ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $(SYSPKG))
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	CC=g++ $(PY) -m pip install -q -e '.[gpaw,test]'
+	CC=g++ $(PY) -m pip install -q -e '.[gpaw,bader,test]'
+	@# pybader compiles itself (numba) on its first import: do it once here.
+	HOME=$$(mktemp -d) $(PY) -c "import pybader.interface" >/dev/null
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -81,9 +81,7 @@ def fixed_density(gpw: str | Path, calculator: dict[str, Any], **parameters):
     calc = GPAW(gpw, txt=None)
     convergence = calculator.get("convergence") or {}
     parameters.setdefault("txt", None)
-    parameters.setdefault(
-        "convergence", {"bands": convergence.get("bands", "CBM+3.0")}
-    )
+    parameters.setdefault("convergence", {"bands": convergence.get("bands", "CBM+3.0")})
     mode = calculator.get("mode", "fd")
     mode = mode.get("name", "fd") if isinstance(mode, dict) else str(mode)
     if mode.lower() != "lcao" and "nbands" not in calculator:

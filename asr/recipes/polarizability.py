@@ -1,0 +1,153 @@
+"""Optical polarizability in the random-phase approximation (`gpaw.response.df`).
+
+The macroscopic polarizability α(ω) along x, y and z, with and without local
+field effects, from GPAW's `DielectricFunction` at q → 0 on PBE wave
+functions with many empty bands (`asr.wavefunctions`). α is defined so that
+it does not depend on the vacuum: α = L/(4π) (ε - 1) with L the length (2D:
+the cell height) or volume of the non-periodic directions, so α is
+dimensionless for bulk (ε = 1 + 4πα) and in Å for a 2D material, which uses
+GPAW's truncated Coulomb interaction. Only interband transitions are
+included (no Drude term): the static values of a metal are not meaningful.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ase import Atoms
+
+from asr.core import Result, instruction, key
+
+from .common import DEFAULT_GPAW, dimensionality
+from .wavefunctions import main as wavefunctions
+
+OPTICS_KPTS = {"density": 20.0, "gamma": True}
+UNITS = {3: "", 2: "Å", 1: "Å²", 0: "Å³"}
+TRUNCATION = {3: None, 2: "2D", 1: "1D", 0: "0D"}
+
+
+@dataclass
+class PolarizabilityResult(Result):
+    title = "Optical polarizability (RPA)"
+    frequencies: np.ndarray = field(metadata=key("Frequencies ħω", "eV"))
+    alphax_w: np.ndarray = field(
+        metadata=key("Polarizability along x with local field effects (complex)")
+    )
+    alphay_w: np.ndarray = field(
+        metadata=key("Polarizability along y with local field effects (complex)")
+    )
+    alphaz_w: np.ndarray = field(
+        metadata=key("Polarizability along z with local field effects (complex)")
+    )
+    alphax_nolf_w: np.ndarray = field(
+        metadata=key("Polarizability along x without local field effects")
+    )
+    alphay_nolf_w: np.ndarray = field(
+        metadata=key("Polarizability along y without local field effects")
+    )
+    alphaz_nolf_w: np.ndarray = field(
+        metadata=key("Polarizability along z without local field effects")
+    )
+    alphax_el: float = field(
+        metadata=key(
+            "Static electronic polarizability along x", "Å for 2D", database=True
+        )
+    )
+    alphay_el: float = field(
+        metadata=key(
+            "Static electronic polarizability along y", "Å for 2D", database=True
+        )
+    )
+    alphaz_el: float = field(
+        metadata=key(
+            "Static electronic polarizability along z", "Å for 2D", database=True
+        )
+    )
+    unit: str = field(metadata=key("Unit of the polarizability (empty: none)"))
+    dimensionality: int = field(metadata=key("Number of periodic directions"))
+
+    def figures(self, folder: Path) -> list[Path]:
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(9, 3.2))
+        axes = fig.subplots(1, 3, sharey=True)
+        unit = f" [{self.unit}]" if self.unit else ""
+        for ax, name in zip(axes, "xyz"):
+            lf = getattr(self, f"alpha{name}_w")
+            nolf = getattr(self, f"alpha{name}_nolf_w")
+            w = self.frequencies
+            ax.plot(w, lf.real, color="C0", label="Re α")
+            ax.plot(w, lf.imag, color="C1", label="Im α")
+            ax.plot(w, nolf.real, color="C0", ls="--", lw=0.8, label="no LFE")
+            ax.plot(w, nolf.imag, color="C1", ls="--", lw=0.8)
+            ax.axhline(0, color="0.6", lw=0.6)
+            ax.set_xlim(w[0], w[-1])
+            ax.set_xlabel("ħω [eV]")
+            ax.set_title(f"{name}-polarization")
+        axes[0].set_ylabel("polarizability" + unit)
+        axes[0].legend(fontsize=8)
+        fig.tight_layout()
+        path = Path(folder) / "polarizability.png"
+        fig.savefig(path)
+        return [path]
+
+    def webpanel(self) -> dict[str, Any]:
+        panel = super().webpanel()
+        panel["figures"] = ["polarizability.png"]
+        return panel
+
+
+@instruction("asr.polarizability", version=0, packages=("gpaw",))
+def main(
+    atoms: Atoms,
+    calculator: dict = DEFAULT_GPAW,
+    kpts: dict = OPTICS_KPTS,
+    nbands: int | str = "500%",
+    ecut: float = 50.0,
+    eta: float = 0.05,
+    omegamax: float = 20.0,
+    domega0: float = 0.02,
+) -> PolarizabilityResult:
+    """RPA polarizability on a Γ-centred `kpts` grid with `nbands` bands.
+
+    `ecut` (eV) is the plane-wave cutoff of the response function (local
+    field effects), `eta` (eV) the broadening; GPAW's nonlinear frequency
+    grid starts with a spacing of `domega0` (eV) and ends above `omegamax`.
+    """
+    from gpaw.response.df import DielectricFunction
+
+    dim = dimensionality(atoms)
+    wfs = wavefunctions(atoms, calculator, kpts=kpts, nbands=nbands).result
+    df = DielectricFunction(
+        calc=str(wfs.gpw.path),
+        frequencies={"type": "nonlinear", "domega0": domega0, "omegamax": omegamax},
+        eta=eta,
+        ecut=ecut,
+        nbands=wfs.nbands,
+        intraband=False,
+        truncation=TRUNCATION[dim],
+        txt=None,
+    )
+    frequencies = np.asarray(df.get_frequencies())
+    alpha: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for direction in "xyz":
+        nolf, lf = df.get_polarizability(direction=direction, filename=None)
+        alpha[direction] = (np.asarray(lf), np.asarray(nolf))
+    static = {d: float(alpha[d][0][0].real) for d in "xyz"}
+    return PolarizabilityResult(
+        frequencies=frequencies,
+        alphax_w=alpha["x"][0],
+        alphay_w=alpha["y"][0],
+        alphaz_w=alpha["z"][0],
+        alphax_nolf_w=alpha["x"][1],
+        alphay_nolf_w=alpha["y"][1],
+        alphaz_nolf_w=alpha["z"][1],
+        alphax_el=static["x"],
+        alphay_el=static["y"],
+        alphaz_el=static["z"],
+        unit=UNITS[dim],
+        dimensionality=dim,
+    )

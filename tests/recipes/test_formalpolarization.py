@@ -1,0 +1,52 @@
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.build import bulk
+
+from asr.recipes.formalpolarization import main as formalpolarization
+from asr.recipes.formalpolarization import (
+    nonperiodic_measure,
+    polarization_from_phases,
+)
+
+TINY = {
+    "name": "gpaw",
+    "mode": {"name": "pw", "ecut": 200},
+    "xc": "PBE",
+    "kpts": {"size": [2, 2, 2], "gamma": True},
+    "occupations": {"name": "fermi-dirac", "width": 0.05},
+    "convergence": {"bands": "occupied"},
+    "nbands": -2,
+    "txt": None,
+}
+BERRY = {"size": [2, 2, 2], "gamma": False}
+
+
+def test_polarization_quantum_from_a_phase_of_two_pi():
+    cubic = Atoms(cell=np.diag([2.0, 3.0, 4.0]), pbc=True)
+    polarization = polarization_from_phases(np.array([2 * np.pi, 0, 0]), cubic)
+    assert polarization == pytest.approx([2.0 / 24.0, 0, 0])  # e R / V
+    layer = Atoms(cell=np.diag([2.0, 3.0, 10.0]), pbc=[True, True, False])
+    assert nonperiodic_measure(layer) == pytest.approx(10.0)
+    assert polarization_from_phases(
+        np.array([0, 2 * np.pi, 0]), layer
+    ) == pytest.approx([0, 3.0 / 6.0, 0])  # e R / A for a sheet
+
+
+@pytest.mark.gpaw
+def test_centrosymmetric_silicon_has_no_polarization(store):
+    result = formalpolarization(bulk("Si"), TINY, BERRY).result
+    # Inversion symmetry: P = 0 modulo half a polarization quantum.
+    halves = result.phase_c / np.pi
+    assert halves == pytest.approx(np.round(halves), abs=1e-4)
+    assert result.atomic_phase_c == pytest.approx(
+        2 * np.pi * 4 * bulk("Si").get_scaled_positions().sum(axis=0)
+    )
+    assert result.polarization.shape == (3,)
+
+
+@pytest.mark.gpaw
+def test_a_metal_has_no_polarization(store):
+    aluminium = {**TINY, "kpts": {"size": [6, 6, 6], "gamma": True}}
+    with pytest.raises(ValueError, match="metal|filled"):
+        formalpolarization(bulk("Al"), aluminium, BERRY)

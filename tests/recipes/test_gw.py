@@ -1,0 +1,47 @@
+import pytest
+from ase.build import bulk
+
+from asr.recipes.gw import main as gw
+from asr.recipes.gw import screening_bands
+
+TINY = {
+    "name": "gpaw",
+    "mode": {"name": "pw", "ecut": 200},
+    "xc": "PBE",
+    "kpts": {"size": [2, 2, 2], "gamma": True},
+    "occupations": {"name": "fermi-dirac", "width": 0.05},
+    "convergence": {"bands": "CBM+0.5"},
+    "nbands": "200%",
+    "txt": None,
+}
+
+
+def test_screening_bands_grow_with_the_cutoff():
+    si = bulk("Si")
+    assert screening_bands(si, 50.0) < screening_bands(si, 100.0)
+    assert screening_bands(si, 100.0) == pytest.approx(
+        2**1.5 * screening_bands(si, 50.0), rel=0.05
+    )
+
+
+@pytest.mark.gpaw
+def test_silicon_g0w0_opens_the_gap(store, tmp_path):
+    result = gw(
+        bulk("Si"),
+        TINY,
+        kpts={"size": [2, 2, 2], "gamma": True},
+        ecut=50.0,
+        ecut_extrapolation=False,
+        ppa=True,
+        valence_bands=2,
+        conduction_bands=2,
+    ).result
+    assert result.gap_gw > result.gap_dft + 0.2  # G0W0 opens the PBE gap
+    assert 0.7 < result.gap_gw < 2.0
+    assert result.cbm_gw - result.vbm_gw == pytest.approx(result.gap_gw)
+    assert result.bands == [2, 6] and result.nvalence == 2
+    assert result.eigenvalues_gw.shape == (1, 3, 4)
+    assert ((result.z > 0.5) & (result.z < 1.0)).all()
+    assert 0.0 < result.gap_gw - result.gap_gw_soc < 0.1
+    (figure,) = result.figures(tmp_path)
+    assert figure.read_bytes().startswith(b"\x89PNG")

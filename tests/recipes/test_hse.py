@@ -1,0 +1,44 @@
+import numpy as np
+import pytest
+from ase.build import bulk
+
+from asr.recipes.hse import fermi_level_between
+from asr.recipes.hse import main as hse
+
+TINY = {
+    "name": "gpaw",
+    "mode": {"name": "pw", "ecut": 200},
+    "xc": "PBE",
+    "kpts": {"size": [2, 2, 2], "gamma": True},
+    "occupations": {"name": "fermi-dirac", "width": 0.05},
+    "convergence": {"bands": "CBM+0.5"},
+    "nbands": "200%",
+    "txt": None,
+}
+
+
+def test_fermi_level_in_the_middle_of_the_gap_or_at_the_top():
+    eps = np.array([[[-1.0, 2.0], [-0.5, 3.0]]])
+    occupied = np.array([[[True, False], [True, False]]])
+    assert fermi_level_between(eps, occupied) == pytest.approx(0.75)
+    metal = np.array([[[-1.0, 0.2], [0.5, 3.0]]])
+    assert fermi_level_between(metal, occupied) == 0.5
+
+
+@pytest.mark.gpaw
+def test_silicon_hse_gap_is_larger_than_pbe(store, tmp_path):
+    result = hse(
+        bulk("Si"), TINY, kpts={"size": [2, 2, 2], "gamma": True}, empty_bands=4
+    ).result
+    # HSE06 opens the gap of silicon (1.1-1.2 eV converged; PBE ~0.6 eV).
+    assert result.gap_hse > result.gap_pbe + 0.4
+    assert 0.8 < result.gap_hse < 2.2
+    assert result.vbm_hse < result.efermi_hse < result.cbm_hse
+    assert result.cbm_hse - result.vbm_hse == pytest.approx(result.gap_hse)
+    assert result.gap_dir_hse > result.gap_hse  # indirect, like PBE
+    assert result.k_vbm_hse == pytest.approx([0, 0, 0])
+    assert 0.0 < result.gap_hse - result.gap_hse_soc < 0.1  # SOC lifts the VBM
+    assert result.eigenvalues_hse.shape == result.eigenvalues_pbe.shape
+    assert result.database_keys()["gap_hse"] == result.gap_hse
+    (figure,) = result.figures(tmp_path)
+    assert figure.read_bytes().startswith(b"\x89PNG")
