@@ -44,11 +44,25 @@ def check_2d(atoms: Atoms) -> None:
 
 
 def kpts_for(atoms: Atoms, density: float, gamma: bool = True) -> dict[str, Any]:
-    """A k-point density that puts a single point along non-periodic axes."""
+    """A k-point density that puts a single point along non-periodic axes.
+
+    On a hexagonal lattice (a = b, c perpendicular to both, γ = 60° or 120°)
+    a Γ-centred grid holds the K point only when its size is a multiple of 3
+    (band edges of MoS2, h-BN, graphene are there): such grids are rounded up.
+    """
     from ase.calculators.calculator import kptdensity2monkhorstpack
 
     size = kptdensity2monkhorstpack(atoms, kptdensity=density, even=False)
     size = [int(n) if p else 1 for n, p in zip(size, atoms.pbc, strict=True)]
+    a, b, _c, alpha, beta, gamma_angle = atoms.cell.cellpar()
+    hexagonal = (
+        abs(a - b) < 1e-6 * a
+        and abs(alpha - 90) < 1e-3
+        and abs(beta - 90) < 1e-3
+        and min(abs(gamma_angle - 60), abs(gamma_angle - 120)) < 1e-3
+    )
+    if hexagonal and gamma and all(atoms.pbc[:2]):
+        size[:2] = [3 * -(-n // 3) for n in size[:2]]
     return {"size": size, "gamma": gamma}
 
 

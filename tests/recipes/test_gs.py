@@ -125,3 +125,12 @@ def test_mos2_monolayer_vacuum_level_and_work_function(store, tmp_path):
     (figure,) = gs.figures(tmp_path)
     assert figure.read_bytes().startswith(b"\x89PNG")
     assert gs.webpanel()["figures"] == ["gs-potential.png"]
+
+
+def test_kpoint_grids_of_hexagonal_layers_hold_k():
+    from ase.build import bulk, mx2
+
+    from asr.recipes.common import kpts_for
+
+    assert kpts_for(mx2("MoS2", vacuum=7.5), 12)["size"] == [30, 30, 1]
+    assert kpts_for(bulk("Si"), 12)["size"] == [25, 25, 25]  # fcc: untouched
