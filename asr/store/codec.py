@@ -162,11 +162,23 @@ def _canonical(obj: Any) -> Any:
     if t is float:
         return _NAN if obj != obj else obj
     if t is dict:
-        if set(map(type, obj)) <= _STR:
-            items = sorted(obj.items())  # the keys differ: values never compared
+        try:  # string keys, the usual case; distinct, so values are not compared
+            items = sorted(obj.items())
+        except Exception:  # keys that do not compare: see _sorted_keys
+            items = ()
+        out = {}
+        for k, v in items:
+            if type(k) is not str:
+                break
+            out[k] = v if type(v) in _PLAIN else _canonical(v)
         else:
-            items = [(k, obj[k]) for k in _sorted_keys(obj)]
-        return {k: v if type(v) in _PLAIN else _canonical(v) for k, v in items}
+            if len(out) == len(obj):
+                return out
+        return {
+            k: v if type(v) in _PLAIN else _canonical(v)
+            for k in _sorted_keys(obj)  # int keys (or an EncodeError)
+            for v in (obj[k],)
+        }
     if t is list:
         types = set(map(type, obj))
         if types <= _PLAIN or (types <= _NUMBERS and _all_finite(obj)):

@@ -152,12 +152,8 @@ class DiskStore(BaseStore):
         write_atomic(path, data, durable=self.durable)
 
     def _find_packed(self, oid: str, refresh: bool = False):
-        key = bytes.fromhex(oid)
-        for table in self._packs.tables(refresh):
-            rows = table.rows(key)
-            if rows:
-                return table, rows.start
-        return None
+        found = self._packs.find(bytes.fromhex(oid), refresh)
+        return found[0] if found else None
 
     def _read_packed(self, table: tables.Table, row: int) -> tuple[bytes, str]:
         name = table.meta["pack"]
@@ -221,12 +217,12 @@ class DiskStore(BaseStore):
         return _fan(self.refs_dir, uid)
 
     def _packed_ref(self, uid: str) -> ObjectId | None:
-        key = bytes.fromhex(uid)
-        for table in reversed(self._packed_refs.tables()):
-            rows = table.rows(key)
-            if rows:
-                return ObjectId(table.columns["oid"][rows.start].tobytes())
-        return None
+        found = self._packed_refs.find(bytes.fromhex(uid))
+        if not found:
+            return None
+        last = found[-1][0]  # the last table that has it, its first row
+        row = next(row for table, row in found if table is last)
+        return ObjectId(last.columns["oid"][row].tobytes())
 
     def get_ref(self, uid):
         try:
@@ -327,8 +323,17 @@ class DiskStore(BaseStore):
             current = None
         if current != floats:  # new, or a new revision's floats
             write_atomic(shape_entry, floats, durable=False)
-        # One flat file per entry: no folder per key to make, list and remove.
-        create_empty(f"{self._exact_str}/{exact[:2]}/{exact[2:]}{uid}")
+        # One flat name per entry (no folder per key to make, list and
+        # remove), and a hard link to the shape entry: only the name is ever
+        # read, and a link costs no inode (making inodes is the dear part of
+        # a commit). Without the shape entry (gc took it), an empty file.
+        exact_entry = f"{self._exact_str}/{exact[:2]}/{exact[2:]}{uid}"
+        try:
+            os.link(shape_entry, exact_entry)
+        except FileExistsError:
+            pass
+        except OSError:  # no shape entry or folder, or no hard links here
+            create_empty(exact_entry)
 
     def _index_exact(self, key):
         hexkey = key.hex()
@@ -338,10 +343,8 @@ class DiskStore(BaseStore):
             for name in listdir(f"{self._exact_str}/{hexkey[:2]}")
             if len(name) == 62 and name.startswith(rest)
         }
-        for table in self._segments.tables():
-            uids = table.columns["uid"]
-            for row in table.rows(key):
-                found.add(Uid(uids[row].tobytes()))
+        for table, row in self._segments.find(key):
+            found.add(Uid(table.columns["uid"][row].tobytes()))
         return found
 
     def _index_shape(self, shape):

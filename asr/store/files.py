@@ -104,16 +104,22 @@ def is_tmp(name: str) -> bool:
 
 def read_bytes(path: Path | str) -> bytes:
     """The content of a file, in four system calls (`open().read()` makes nine)."""
+    return read_file(path)[0]
+
+
+def read_file(path: Path | str) -> tuple[bytes, os.stat_result]:
+    """The content of a file and its status (inode, size, mtime...)."""
     fd = os.open(path, os.O_RDONLY)
     try:
-        size = os.fstat(fd).st_size
+        status = os.fstat(fd)
+        size = status.st_size
         data = os.read(fd, size) if size else b""
         if len(data) < size or not size:  # a short read, or a size not known
             chunks = [data]
             while chunk := os.read(fd, 1 << 20):
                 chunks.append(chunk)
             data = b"".join(chunks)
-        return data
+        return data, status
     finally:
         os.close(fd)
 

@@ -23,6 +23,8 @@ from .ids import ObjectId, hash_bytes
 from .objects import decode_object
 from .pack import PACK_MAGIC, rebuild_index, remove_tmp_files, tmp_files
 
+_OBJECT_ID_MARK = bytes([0xD8, codec.EXT_OBJECT_ID])
+
 
 @dataclass
 class FsckReport:
@@ -67,7 +69,10 @@ def fsck(
         kinds[oid] = obj.kind
         if obj.kind == "record":
             headers[oid] = (obj.uid, obj.parent)
-            refs = codec.references(obj.payload)
+            # An object id anywhere inside is stored as these two bytes and its
+            # 16 raw ones (fixext 16, type 4): without them, no need to look.
+            has_ids = _OBJECT_ID_MARK in data
+            refs = codec.references(obj.payload) if has_ids else []
             if obj.parent is not None:
                 refs.append(obj.parent)
             if refs:
@@ -143,10 +148,9 @@ def _check_pack(store: DiskStore, table_path: Path, check, report: FsckReport):
     offsets = table.columns["offset"].tolist()
     lengths = table.columns["length"].tolist()
     ids = table.keys.tobytes().hex()  # S16 rows: 16 bytes each, zeros kept
-    view = memoryview(data)
     for row, (start, length) in enumerate(zip(offsets, lengths)):
         oid = ObjectId(ids[32 * row : 32 * row + 32])
-        check(oid, view[start : start + length], f"pack {pack_path.name} at {start}")
+        check(oid, data[start : start + length], f"pack {pack_path.name} at {start}")
 
 
 def _check_chain(store: DiskStore, uid, head, headers: dict, report: FsckReport):

@@ -23,7 +23,7 @@ class _Hex128(str):
         if isinstance(value, bytes):
             if len(value) != 16:
                 raise ValueError(f"{cls.__name__} needs 16 bytes, got {len(value)}")
-            value = value.hex()
+            return super().__new__(cls, value.hex())  # valid by construction
         if not _HEX.match(value):
             raise ValueError(f"not a valid {cls.__name__}: {value!r}")
         return super().__new__(cls, value)

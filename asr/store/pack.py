@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from .files import (
     _tmp_name,
     is_tmp,
     read_bytes,
+    read_file,
     remove,
     tmp_is_orphan,
     write_atomic,
@@ -242,13 +245,9 @@ def _pack_objects(store: DiskStore, repack: bool, report: GcReport, progress) ->
     new_table = write_pack(store, items)
     report.packed_objects = len(items)
     store.refresh()
-    folders = set()
-    for oid, _data in items[:verified_loose]:  # not the corrupt ones
-        path = store._loose(oid)
-        if remove(path):
-            report.removed_loose += 1
-            folders.add(os.path.dirname(path))
-    _remove_empty_folders(folders)
+    paths = [store._loose(oid) for oid, _data in items[:verified_loose]]  # not corrupt
+    report.removed_loose += sum(_in_parallel(remove, paths))
+    _remove_empty_folders({os.path.dirname(path) for path in paths})
     for name in old_tables:
         if name != new_table.name:
             pack_name = tables.load(store.pack_dir / name).meta["pack"]
@@ -268,14 +267,15 @@ def _pack_index(store: DiskStore, report: GcReport) -> None:
         seg_exact, seg_shape = segment_entries(table)
         exact.update(seg_exact)
         shape.update({(s, u): v for s, u, v in seg_shape})
-    read: dict[str, bytes] = {}
+    read: dict[str, tuple[bytes, tuple]] = {}  # path -> (content, identity)
     for kind, key, uid, path in loose:
         if kind == "x":
             exact.add((key, uid))
         else:
             with contextlib.suppress(FileNotFoundError):
-                read[path] = read_bytes(path)
-                shape[(key, uid)] = np.frombuffer(read[path], "<f8")
+                data, status = read_file(path)
+                read[path] = (data, _identity(status))
+                shape[(key, uid)] = np.frombuffer(data, "<f8")
     segment = index_segment(sorted(exact), [(s, u, v) for (s, u), v in shape.items()])
     new_path = tables.save(segment, store.index_dir / "packed")
     report.index_entries = len(exact) + len(shape)
@@ -287,40 +287,72 @@ def _remove_index(
     old: list[str],
     keep: Path,
     paths: list[str],
-    packed: dict[str, bytes] | None = None,
+    packed: dict[str, tuple[bytes, tuple]] | None = None,
 ):
     """Remove old segments and loose entries; `packed` has what was packed
     of entries a writer may replace meanwhile (a new revision's floats)."""
     for name in old:
         if name != keep.name:
             remove(store.index_dir / "packed" / name)
-    folders = set()
-    for path in paths:
+
+    def remove_entry(path: str) -> None:
         if packed is not None and path in packed:
-            _remove_if_unchanged(path, packed[path])
+            _remove_if_unchanged(path, *packed[path])
         else:
             remove(path)
-        folders.add(os.path.dirname(path))
-    _remove_empty_folders(folders)
+
+    _in_parallel(remove_entry, paths)
+    _remove_empty_folders({os.path.dirname(path) for path in paths})
+
+
+def _in_parallel(function: Callable[[Any], Any], items: list, threads: int = 16):
+    """`[function(item) for item in items]`, with that many threads at once.
+
+    For removing many files: a removal can wait for the disk (file systems
+    mounted with `discard` trim the freed blocks right away), and waits in
+    several threads overlap. The order of removals does not matter.
+    """
+    if len(items) < 256:
+        return [function(item) for item in items]
+    size = -(-len(items) // (threads * 4))
+    chunks = [items[i : i + size] for i in range(0, len(items), size)]
+    with ThreadPoolExecutor(threads) as pool:
+        done = pool.map(lambda chunk: [function(item) for item in chunk], chunks)
+        return [result for chunk in done for result in chunk]
 
 
 def _remove_empty_folders(folders: set[str]) -> None:
-    """Remove the folders that are empty now, once each (after all entries)."""
+    """Remove the folders that are empty now, once each (after all entries).
+
+    Fan-out folders (`objects/ab`, `index/x/ab`) stay: there are at most 256
+    of each, writers would make them again, and removing a folder that held
+    many entries frees its blocks, which can wait for the disk.
+    """
     for folder in folders:
+        if len(os.path.basename(folder)) == 2:
+            continue
         with contextlib.suppress(OSError):
             os.rmdir(folder)  # fails (harmlessly) while not empty
 
 
-def _remove_if_unchanged(path: str, data: bytes) -> None:
+def _identity(status: os.stat_result) -> tuple:
+    return (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
+
+
+def _remove_if_unchanged(path: str, data: bytes, identity: tuple = ()) -> None:
     """Remove `path` unless it no longer holds `data`: move it aside first,
-    so a writer's replacement between our check and the removal is kept."""
+    so a writer's replacement between our check and the removal is kept.
+
+    A writer replaces an entry with a new file (a new inode, by rename), so
+    the very file read before (same inode, size and mtime) needs no reading.
+    """
     aside = _tmp_name(path)
     try:
         os.rename(path, aside)
     except FileNotFoundError:
         return
     with contextlib.suppress(OSError):  # exists: an even newer one is there
-        if read_bytes(aside) != data:
+        if _identity(os.stat(aside)) != identity and read_bytes(aside) != data:
             os.link(aside, path)
     remove(aside)
 

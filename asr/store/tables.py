@@ -8,6 +8,7 @@ unsafe on NFS) and cached by name, which is safe because they never change.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -38,11 +39,7 @@ class Table:
         return len(self.keys)
 
     def rows(self, key: bytes) -> range:
-        lo = int(np.searchsorted(self.keys, key, "left"))
-        if lo == len(self.keys) or self.keys[lo] != key.rstrip(b"\0"):
-            return range(lo, lo)
-        hi = int(np.searchsorted(self.keys, key, "right"))
-        return range(lo, hi)
+        return _rows(self.keys, key)
 
     def prefix_rows(self, prefix: bytes) -> range:
         """Rows whose key starts with `prefix` (for abbreviated ids)."""
@@ -56,6 +53,22 @@ class Table:
     @staticmethod
     def raw16(column: np.ndarray, row: int) -> bytes:
         return column[row].tobytes()
+
+
+def _rows(keys: np.ndarray, key: bytes) -> range:
+    """Rows of sorted S16 `keys` equal to `key`.
+
+    One binary search, then a step per duplicate (keys are mostly unique):
+    this is on the hot path of every lookup.
+    """
+    lo = int(keys.searchsorted(key))
+    stripped = key.rstrip(b"\0")  # how numpy hands out S16 values
+    if lo == len(keys) or keys[lo] != stripped:
+        return range(lo, lo)
+    hi = lo + 1
+    while hi < len(keys) and keys[hi] == stripped:
+        hi += 1
+    return range(lo, hi)
 
 
 def build(
@@ -118,14 +131,18 @@ class TableCache:
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
+        self._folder = os.fspath(folder)
         self._mtime: int | None = None
         self._tables: dict[str, Table] = {}
+        self._list: list[Table] = []
+        # All tables' keys merged: (keys, table number, row), built when needed.
+        self._merged: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def tables(self, refresh: bool = False) -> list[Table]:
         try:
-            mtime = self.folder.stat().st_mtime_ns
+            mtime = os.stat(self._folder).st_mtime_ns
         except FileNotFoundError:
-            self._tables = {}
+            self._tables, self._list, self._merged = {}, [], None
             self._mtime = None
             return []
         if refresh or mtime != self._mtime:
@@ -139,10 +156,31 @@ class TableCache:
                     except FileNotFoundError:  # merged away meanwhile
                         continue
                 tables[name] = table
+            if list(tables) != list(self._tables):
+                self._list, self._merged = list(tables.values()), None
             self._tables = tables
             racy = time.time_ns() - mtime < RACY_NS
             self._mtime = None if racy else mtime
-        return list(self._tables.values())
+        return list(self._list)
+
+    def find(self, key: bytes, refresh: bool = False) -> list[tuple[Table, int]]:
+        """Every (table, row) whose key is `key`, in the order of `tables()`.
+
+        With many tables (one per bulk import), one binary search in all
+        their keys merged (built once per set of tables) replaces one per
+        table, so a lookup costs the same however many tables there are.
+        """
+        tables = self.tables(refresh)
+        if len(tables) <= 2:
+            return [(table, row) for table in tables for row in table.rows(key)]
+        if self._merged is None:
+            keys = np.concatenate([table.keys for table in tables])
+            order = np.argsort(keys, kind="stable")  # sorted runs: fast
+            owner = np.repeat(np.arange(len(tables)), [len(t) for t in tables])
+            rows = np.concatenate([np.arange(len(table)) for table in tables])
+            self._merged = (keys[order], owner[order], rows[order])
+        keys, owner, rows = self._merged
+        return [(tables[owner[i]], int(rows[i])) for i in _rows(keys, key)]
 
     def names(self) -> list[str]:
         self.tables()
