@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from asr.store import EncodeError, IndexTerms, Tagged, digest, encode
-from asr.store.codec import registration
+from asr.store.codec import registration, sorted_keys
 
 _FLOAT = Tagged("float", None)
 
@@ -48,11 +48,14 @@ def bind(signature: inspect.Signature, args: tuple, kwargs: dict) -> dict[str, A
 def _plain(value: Any, floats: list[np.ndarray]) -> Any:
     """`value` as plain data with floats replaced by placeholders."""
     t = type(value)
+    if isinstance(value, np.generic) and value.dtype.kind in "biuf":
+        value = value.item()  # numpy scalars are the plain numbers they hold
+        t = type(value)
     if t is float:
         floats.append(np.array([value]))
         return _FLOAT
-    if t is dict:
-        return {k: _plain(v, floats) for k, v in value.items()}
+    if t is dict:  # in canonical key order: insertion order is not part of a call
+        return {k: _plain(value[k], floats) for k in sorted_keys(value)}
     if t is list:
         return [_plain(v, floats) for v in value]
     if t is tuple:

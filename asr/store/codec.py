@@ -84,7 +84,7 @@ def register_type(
     _by_tag[tag] = codec
 
 
-def _sorted_keys(obj: dict) -> list:
+def sorted_keys(obj: dict) -> list:
     """Map keys in canonical order: ints (by value), then strings."""
     key_types = set(map(type, obj))
     if key_types <= _STR:
@@ -164,7 +164,7 @@ def _canonical(obj: Any) -> Any:
     if t is dict:
         try:  # string keys, the usual case; distinct, so values are not compared
             items = sorted(obj.items())
-        except Exception:  # keys that do not compare: see _sorted_keys
+        except Exception:  # keys that do not compare: see sorted_keys
             items = ()
         out = {}
         for k, v in items:
@@ -176,7 +176,7 @@ def _canonical(obj: Any) -> Any:
                 return out
         return {
             k: v if type(v) in _PLAIN else _canonical(v)
-            for k in _sorted_keys(obj)  # int keys (or an EncodeError)
+            for k in sorted_keys(obj)  # int keys (or an EncodeError)
             for v in (obj[k],)
         }
     if t is list:

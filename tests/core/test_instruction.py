@@ -84,6 +84,41 @@ def test_other_arguments_miss(store):
     assert len(calls) == 4
 
 
+@instruction("test.settings")
+def settings(calculator: dict):
+    """Echo a calculator specification."""
+    calls.append("settings")
+    return {"n": len(calculator)}
+
+
+def test_same_call_however_spelled(store):
+    """Key order and numpy scalars are not part of a call: both hit."""
+    first = settings(
+        {"mode": "pw", "ecut": 300.0, "kpts": {"density": 2.0, "gamma": True}}
+    )
+    again = settings(
+        {
+            "kpts": {"gamma": True, "density": np.float64(2.0)},
+            "ecut": np.float32(300),
+            "mode": "pw",
+        }
+    )
+    assert again.uid == first.uid
+    assert (
+        settings(
+            {
+                "mode": "pw",
+                "ecut": 300.0,
+                "kpts": {"density": 2.0, "gamma": np.bool_(True)},
+            }
+        ).uid
+        == first.uid
+    )
+    assert calls == ["settings"]
+    settings({"mode": "pw", "ecut": 300.0, "kpts": {"density": 2.5, "gamma": True}})
+    assert calls == ["settings", "settings"]
+
+
 def test_version_bump_misses(store):
     atoms = bulk("Cu", cubic=True)
 
