@@ -42,6 +42,7 @@ from .rows import (
     material_keys,
     merged_metadata,
     row_data,
+    with_properties,
     write_material,
 )
 
@@ -189,7 +190,7 @@ def _collect_folder(task: _FolderTask) -> _FolderRow | Problem:
     bundle = pack_records(store, [e.uid for e in task.entries])
     return _FolderRow(
         task.folder,
-        atoms,
+        with_properties(atoms, keys.properties),
         keys.pairs,
         row_data(bundle, links),
         keys.descriptions,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import numbers
 import os
 import warnings
 from collections.abc import Iterable, Iterator
@@ -40,6 +41,9 @@ FIRST_COLUMNS = ["id", "formula", FOLDER_KEY]
 MAX_DEFAULT_COLUMNS = 10
 #: Keys ASE reserves and computes from the atoms itself: dropped silently.
 ATOMS_KEYS = frozenset({"formula", "natoms", "pbc", "cell", "numbers", "positions"})
+#: Keys ASE reserves for a calculator's results: they become the row's own
+#: ``energy`` and ``magmom`` columns (``ase db project.db energy<0`` works).
+PROPERTY_KEYS = frozenset({"energy", "free_energy", "magmom"})
 
 
 class DatabaseError(Exception):
@@ -147,6 +151,7 @@ class MaterialKeys:
     """Key-value pairs of a material, their descriptions and what was dropped."""
 
     pairs: dict[str, Any] = field(default_factory=dict)
+    properties: dict[str, float] = field(default_factory=dict)
     descriptions: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     dropped: list[str] = field(default_factory=list)
 
@@ -154,9 +159,11 @@ class MaterialKeys:
 def material_keys(folder: str, records: Iterable[Record]) -> MaterialKeys:
     """``folder`` plus the database keys of the newest Record of each recipe.
 
-    Keys ASE reserves are dropped: those it computes from the atoms
-    (``formula``, ``natoms``) silently, others (``energy``, ...) with a note
-    in `dropped`, as are values it cannot store. They stay in the Records.
+    Keys ASE reserves are not key-value pairs: those it computes from the
+    atoms (``formula``, ``natoms``) are dropped silently; ``energy``,
+    ``free_energy`` and ``magmom`` become calculator `properties` of the row;
+    others, and values ASE cannot store, are dropped with a note in
+    `dropped`. All of them stay in the Records.
     """
     keys = MaterialKeys()
     keys.pairs[FOLDER_KEY] = folder
@@ -169,6 +176,9 @@ def material_keys(folder: str, records: Iterable[Record]) -> MaterialKeys:
         for key_name, value in result.database_keys().items():
             if key_name in keys.pairs or key_name in ATOMS_KEYS:
                 continue  # an earlier recipe (by name) has it
+            if key_name in PROPERTY_KEYS and _is_number(value):
+                keys.properties.setdefault(key_name, float(value))
+                continue
             problem = key_problem(key_name, value)
             if problem:
                 keys.dropped.append(f"{name}: {problem}")
@@ -181,6 +191,20 @@ def material_keys(folder: str, records: Iterable[Record]) -> MaterialKeys:
                 info.unit,
             )
     return keys
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def with_properties(atoms: Atoms, properties: dict[str, float]) -> Atoms:
+    """`atoms` carrying `properties` as its calculator's results (for a row)."""
+    if properties:
+        from ase.calculators.singlepoint import SinglePointCalculator
+
+        atoms = atoms.copy()
+        atoms.calc = SinglePointCalculator(atoms, **properties)
+    return atoms
 
 
 def key_problem(name: str, value: Any) -> str | None:

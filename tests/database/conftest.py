@@ -36,7 +36,10 @@ class EnergyResult(Result):
         metadata=key("EMT energy above the elements", "eV/atom", database=True)
     )
     energy: float = field(
-        metadata=key("Energy (a key ASE reserves)", "eV", database=True)
+        metadata=key("Energy (ASE's own energy column)", "eV", database=True)
+    )
+    fmax: float = field(
+        metadata=key("Largest force (a key ASE reserves)", "eV/Å", database=True)
     )
 
 
@@ -77,6 +80,7 @@ def emt(atoms: Atoms) -> EnergyResult:
         emt_energy_per_atom=energy / len(relaxed),
         emt_formation=(energy - elements) / len(relaxed),
         energy=energy,
+        fmax=0.0,
     )
 
 

@@ -34,7 +34,7 @@ def test_fromtree_totree_merge_split(tree, tmp_path, snapshot):
     out = run("database", "fromtree", *folders, "--out", "project.db", "-j", "2").output
     lines = out.splitlines()
     assert lines[0].startswith("skipped materials/bad: cannot read structure.json")
-    assert "warning: materials/Cu and 4 more: test.database.emt: key 'energy'" in out
+    assert "warning: materials/Cu and 4 more: test.database.emt: key 'fmax'" in out
     assert lines[-1] == "Wrote 5 rows (15 records) to project.db; skipped 1 folder."
     assert ase.db.connect(tmp_path / "project.db").count() == 5
 

@@ -41,7 +41,9 @@ def test_rows_hold_structure_keys_records(tree, tmp_path):
         assert row.spgnum in (225, 221) and row.dimensionality == 3
         assert row.emt_energy == pytest.approx(row.emt_energy_per_atom * row.natoms)
         assert row.scale == 1.01
-        assert "energy" not in row.key_value_pairs  # reserved by ASE
+        assert "energy" not in row.key_value_pairs  # ASE's own column:
+        assert row.energy == pytest.approx(row.emt_energy)
+        assert "fmax" not in row.key_value_pairs  # reserved by ASE, dropped
         bundle = read_bundle(row.data["asr"]["bundle"])
         assert row.data["asr"]["format"] == 1
         assert set(bundle.refs) == made_in[name]
@@ -62,7 +64,9 @@ def test_rows_hold_structure_keys_records(tree, tmp_path):
     assert meta["default_columns"][:3] == ["id", "formula", "folder"]
     assert "spgnum" in meta["default_columns"]
     dropped = {p.message for p in report.warnings}
-    assert any("'energy'" in m for m in dropped)
+    assert any("'fmax'" in m for m in dropped)
+    assert not any("'energy'" in m for m in dropped)
+    assert db.count("energy>-1e9") == 5  # a column ASE can search
 
 
 def test_structure_round_trips_exactly(tree, tmp_path):
