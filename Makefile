@@ -28,8 +28,13 @@ test: $(STAMP)
 	$(PY) -m ruff check asr tests benchmarks
 	OMP_NUM_THREADS=1 $(PY) -m pytest
 
+# Each script prints a table of its figures against the targets of its issue.
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
+	$(PY) benchmarks/core.py
+	$(PY) benchmarks/database.py
+	$(PY) benchmarks/webapp.py
+	$(PY) benchmarks/workflow.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check asr tests benchmarks

@@ -1,8 +1,11 @@
 #!/bin/sh
-# A tour of the ASR store in a fresh folder ./demo (`make demo`).
+# `make demo`: a C2DB-style workflow over four materials, on this machine.
 #
-# Until recipes exist, a few lines of Python write records through the
-# store API; the `asr` commands then show, walk, pack and check them.
+# Builds Si, BN, MoS2 and Fe in demo/tree/<name>/structure.json, runs
+# examples/workflow.py with the tiny profile as MyQueue tasks on the local
+# scheduler (one process per instruction, all writing into demo/.asr), and
+# collects demo/project.db for the web app. demo/ is kept: a second
+# `make demo` finds every Record in the store and finishes in seconds.
 set -eu
 
 if [ -t 1 ]; then bold=$(printf '\033[1m') plain=$(printf '\033[0m'); else bold= plain=; fi
@@ -16,70 +19,49 @@ step() {
     "$@"
 }
 
-rm -rf demo
-mkdir demo
+examples=$(cd "$(dirname "$0")" && pwd)
+mkdir -p demo
 cd demo
 
-step asr init
+[ -d .asr ] || step asr init
 
-say "python  # writes two records, a blob and one revision"
-ids=$(python - <<'EOF'
-import numpy as np
+say "python  # four structures in tree/<name>/structure.json (kept if there)"
+python - <<'PY'
+from pathlib import Path
 
-from asr.store import IndexTerms, digest, open_store
+from ase.build import bulk, graphene, mx2
 
-store = open_store()
-
-
-def terms(name, **arguments):
-    """Index terms: an exact key and a key with the floats masked out."""
-    exact = digest(repr((name, sorted(arguments.items()))).encode())
-    shape = digest(repr((name, sorted(arguments))).encode())
-    return IndexTerms(exact, shape, np.array(list(arguments.values()), float))
-
-
-figure = store.put_blob(b"\x89PNG\r\n\x1a\n" + bytes(range(64)))
-relax = store.commit(
-    {
-        "name": "demo.relax",
-        "arguments": {"fmax": 0.05, "symbols": "Si2"},
-        "result": {
-            "energy": -10.83,
-            "positions": np.array([[0.0, 0.0, 0.0], [1.36, 1.36, 1.36]]),
-            "figure": figure,
-        },
-        "metadata": {"date": "2024-05-01 12:00:00"},
-    },
-    index=terms("demo.relax", fmax=0.05),
-)
-store.commit(
-    {
-        "name": "demo.bandgap",
-        "arguments": {"kpts": 8.0},
-        "result": {"gap": 0.61, "relaxed": relax.uid},
-        "metadata": {"date": "2024-05-01 12:05:00"},
-    },
-    index=terms("demo.bandgap", kpts=8.0),
-)
-migrated = dict(relax.payload)
-migrated["result"] = dict(relax.payload["result"], forces_unit="eV/Ang")
-migrated["metadata"] = {"date": "2024-06-01 09:00:00"}
-migrated["revision"] = {
-    "migration": "demo.relax:add-units",
-    "description": "Add the unit of the forces.",
+structures = {  # near their PBE lattice constants: the tiny relaxations are short
+    "Si": bulk("Si", "diamond", a=5.47),
+    "Fe": bulk("Fe", "bcc", a=2.83),
+    "MoS2": mx2("MoS2", "2H", a=3.18, thickness=3.13, vacuum=4.0),
+    "BN": graphene("BN", a=2.51, vacuum=4.0),
 }
-store.commit(migrated, uid=relax.uid, parent=relax.oid, index=relax.index)
-print(relax.uid, figure)
-EOF
-)
-set -- $ids
-echo "record $1, figure $2"
-record=$(printf %s "$1" | cut -c1-8)
-figure=$(printf %s "$2" | cut -c1-8)
+structures["Fe"].set_initial_magnetic_moments([2.5])
+for name, atoms in structures.items():
+    path = Path("tree", name, "structure.json")
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atoms.write(path)
+    print(f"{path}: {atoms.get_chemical_formula()}, periodic {atoms.pbc.tolist()}")
+PY
 
-step asr log "$record"
-step asr show "$record"
-step asr show "$record~1"
-step asr show "$figure"
-step asr gc
-step asr fsck
+status=0
+say "ASR_WORKFLOW_PROFILE=tiny asr workflow run $examples/workflow.py tree/*/ --local"
+ASR_WORKFLOW_PROFILE=tiny asr workflow run "$examples/workflow.py" tree/*/ --local || status=$?
+
+step asr database fromtree tree/*/ --out project.db --force
+
+say "where the results are"
+cat <<TXT
+  (first, in this shell: . .venv/bin/activate)
+  demo/tree/<name>/        one folder per material (structure.json, task output)
+  demo/.asr/               the store: every Record, with its provenance
+  demo/.myqueue/           MyQueue's task list (cd demo; mq ls)
+
+  cd demo && asr list                               the recipes
+  cd demo && asr results asr.gs                     results of one recipe
+  cd demo && ASR_WORKFLOW_PROFILE=tiny asr workflow status $examples/workflow.py tree/*/ --all
+  asr app demo/project.db                           the web app (http://127.0.0.1:5000)
+TXT
+exit "$status"

@@ -31,6 +31,7 @@ COMMANDS = {
     "diff": "asr.cli.diff:diff",
     "database": "asr.cli.database:database",
     "app": "asr.cli.app:app",
+    "workflow": "asr.cli.workflow:workflow",
 }
 
 VERBOSE_FLAGS = ("-v", "--verbose")

@@ -1,0 +1,74 @@
+"""``python -m asr.workflow.task NAME FILE``: run one instruction as a task.
+
+MyQueue starts this in the material's folder; the store is the nearest
+`.asr/` above it. The task file `FILE` holds the arguments (see
+`asr.workflow.taskfiles`); Refs to other tasks' results are resolved from
+the store first. A Record already in the store is used, not recomputed.
+
+On success it prints the Record's uid. On failure nothing is stored (the
+instruction commits only finished results): it prints one line
+``Error: NAME failed, no Record stored: <exception>`` (what ``mq ls`` shows)
+and the traceback, writes both to ``<task>.failed`` beside the task file for
+``asr workflow status``, and exits with status 1. A later run of the same
+task (``mq resubmit``, ``mq workflow --force``) removes that file when it
+succeeds.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from .taskfiles import Resolver, WorkflowError, failure_file
+
+USAGE = "usage: python -m asr.workflow.task NAME TASK-FILE"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) != 2:
+        print(USAGE, file=sys.stderr)
+        return 2
+    name, file = argv
+    path = Path(file)
+    from ase.parallel import world
+
+    try:
+        uid, found = run_task(name, path)
+    except Exception as err:
+        if world.rank == 0:
+            report_failure(name, path, err)
+        return 1
+    if world.rank == 0:
+        how = "was in the store" if found else "computed and stored"
+        print(f"{name}: Record {uid} {how}")
+        failure_file(path).unlink(missing_ok=True)
+    return 0
+
+
+def run_task(name: str, path: Path) -> tuple[str, bool]:
+    """Resolve the arguments of task file `path` and call its instruction."""
+    instr, arguments, header = Resolver().call(path)
+    if header["loader"] != name:
+        raise WorkflowError(f"{path} is a task file of {header['loader']}, not {name}")
+    found = instr.lookup(arguments) is not None
+    record = instr(**arguments)
+    return str(record.uid), found
+
+
+def report_failure(name: str, path: Path, err: BaseException) -> None:
+    summary = f"Error: {name} failed, no Record stored: {type(err).__name__}: {err}"
+    summary = " ".join(summary.split())
+    trace = "".join(traceback.format_exception(err))
+    print(summary, file=sys.stderr)
+    print(trace, file=sys.stderr)
+    try:
+        failure_file(path).write_text(f"{summary}\n\n{trace}")
+    except OSError:
+        pass  # the exception itself is what matters; it is on stderr
+
+
+if __name__ == "__main__":
+    sys.exit(main())

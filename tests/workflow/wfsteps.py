@@ -1,0 +1,58 @@
+"""Cheap instructions for the workflow tests (importable by task processes)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from ase import Atoms
+
+from asr.core import instruction
+
+
+@instruction("test.wf.energy")
+def energy(atoms: Atoms, scale: float = 1.0) -> float:
+    """EMT energy of `atoms` with the cell scaled by `scale`."""
+    from ase.calculators.emt import EMT
+
+    atoms = atoms.copy()
+    atoms.set_cell(atoms.cell * scale, scale_atoms=True)
+    atoms.calc = EMT()
+    return float(atoms.get_potential_energy())
+
+
+@instruction("test.wf.strain")
+def strain(atoms: Atoms, factor: float) -> Atoms:
+    """`atoms` with its cell scaled by `factor`."""
+    atoms = atoms.copy()
+    atoms.set_cell(atoms.cell * factor, scale_atoms=True)
+    return atoms
+
+
+@instruction("test.wf.nap")
+def nap(seconds: float, tag: str = "") -> dict:
+    """Sleep; returns when and where (to see tasks run side by side)."""
+    start = time.time()
+    time.sleep(seconds)
+    return {"start": start, "end": time.time(), "pid": os.getpid(), "tag": tag}
+
+
+@instruction("test.wf.fragile")
+def fragile(atoms: Atoms) -> int:
+    """Fails while a file BROKEN is in the working folder."""
+    if Path("BROKEN").exists():
+        raise RuntimeError("the folder holds a file BROKEN")
+    return len(atoms)
+
+
+@instruction("test.wf.settings")
+def settings(atoms: Atoms, calculator: dict) -> float:
+    """A dict argument with floats, like a calculator specification."""
+    return float(calculator["density"] * len(atoms))
+
+
+@instruction("test.wf.fit")
+def fit(volumes: list, energies: list) -> float:
+    """Arguments whose names are not in alphabetical order, with floats."""
+    return float(sum(volumes) + sum(energies))
