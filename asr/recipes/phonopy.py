@@ -229,7 +229,10 @@ def main(
 
     mesh = kpts_for(atoms, dos_density)["size"]
     phonon.run_mesh(mesh, is_gamma_center=True)
-    phonon.run_total_dos()
+    # phonopy's default smearing is 1 % of the frequency range, which is
+    # zero when all modes are (e.g. one atom in its own cell): then 0.1 THz.
+    flat = np.ptp(phonon.mesh.frequencies) < 1e-6
+    phonon.run_total_dos(sigma=0.1 if flat else None)
     dos = phonon.total_dos
 
     min_energy = float(min(band_energies.min(), commensurate_energies.min()))

@@ -35,6 +35,15 @@ def test_unstable_structure(store):
     assert result.min_energy < -5
 
 
+def test_one_atom_in_its_own_cell_has_a_dos(store):
+    """Every mode is zero (only acoustic ones at Γ): the DOS is a peak at 0."""
+    result = phonopy(bulk("Al"), calculator=EMT, supercell=(1, 1, 1)).result
+    assert np.allclose(result.band_energies, 0, atol=1e-6)
+    assert result.dos_energies[np.argmax(result.dos)] == pytest.approx(0, abs=0.1)
+    assert np.trapezoid(result.dos, result.dos_energies) == pytest.approx(3, rel=0.05)
+    assert result.dynamic_stability_phonons == "stable"
+
+
 def test_2d_supercell_is_in_plane(store):
     atoms = fcc111("Cu", size=(1, 1, 1), vacuum=6.0)
     atoms = relax(atoms, calculator=EMT).result.atoms
