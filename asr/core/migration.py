@@ -17,13 +17,22 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from asr.store import BaseStore, ObjectId, RefConflictError
-from asr.store.objects import encode_object, record_header
+from asr.store import (
+    BaseStore,
+    IndexTerms,
+    ObjectId,
+    RefConflictError,
+    decode,
+    digest,
+    encode,
+)
+from asr.store.objects import record_header
 
-from .arguments import index_terms
+from .arguments import index_terms, plain_arguments, shape_bytes, terms_from_plain
 from .cache import matches
-from .diff import Change, diff_flat, flatten
-from .record import Record, Revision
+from .diff import Change, diff_entries
+from .rawrecord import LazyRecord, entry_bytes, read_record, record_object, split_record
+from .record import PAYLOAD_KEYS, Record, Revision
 
 MAX_STEPS = 100
 
@@ -130,29 +139,75 @@ class MigrationStrategy:
 def applied_migrations(store: BaseStore, record: Record) -> set[str]:
     """Uids of the migrations already in the Record's revision chain."""
     applied = set()
-    for obj in store.log(record.oid):
-        revision = (
-            (obj.payload or {}).get("revision")
-            if isinstance(obj.payload, dict)
-            else None
-        )
+    oid: str | None = record.oid
+    while oid is not None:
+        data = store.get_bytes(oid)
+        raw = split_record(ObjectId(oid), data)
+        if raw is not None:
+            revision, oid = decode(raw.entries["revision"]), raw.header.get("parent")
+        else:
+            obj = store.get(oid)
+            payload, oid = obj.payload, obj.parent
+            revision = payload.get("revision") if isinstance(payload, dict) else None
         if revision:
             applied.add(revision["migration"])
     return applied
+
+
+class ShapeCache:
+    """Index terms of migrated Records whose arguments no migration read.
+
+    Such a Record keeps its arguments, so its new terms differ from its
+    stored ones only by name and version. The masked arguments' bytes are
+    worked out once per stored shape (and checked against its hash); each
+    Record's floats come from its stored terms (checked against its exact
+    key). Anything that does not check out is computed the long way.
+    """
+
+    def __init__(self) -> None:
+        self._plain: dict[bytes, bytes | None] = {}
+
+    def terms(self, record: Record, new: Record, arguments: bytes) -> IndexTerms:
+        """Terms of `new`, migrated from `record`; `arguments` are the
+        canonical bytes of its arguments."""
+        stored = record.stored_terms if isinstance(record, LazyRecord) else None
+        if stored is not None and arguments == record.stored_entry("arguments"):
+            # As stored: a migration may have changed `record` in place.
+            name = decode(record.stored_entry("name"))
+            version = decode(record.stored_entry("version"))
+            plain = self._plain_of(record, stored, name, version)
+            if plain is not None:
+                old_shape = shape_bytes(name, version, plain)
+                if digest(old_shape + stored.floats.tobytes()) == stored.exact:
+                    return terms_from_plain(new.name, new.version, plain, stored.floats)
+        return index_terms(new.name, new.version, new.arguments)
+
+    def _plain_of(
+        self, record: LazyRecord, stored: IndexTerms, name: str, version: int
+    ) -> bytes | None:
+        if stored.shape not in self._plain:
+            plain, _floats = plain_arguments(decode(record.stored_entry("arguments")))
+            shape = shape_bytes(name, version, plain)
+            self._plain[stored.shape] = plain if digest(shape) == stored.shape else None
+        return self._plain[stored.shape]
 
 
 def make_strategy(
     store: BaseStore,
     record: Record,
     selectors: Iterable[MigrationSelector] | None = None,
+    shapes: ShapeCache | None = None,
 ) -> MigrationStrategy | None:
     """The migrations that apply to `record`, in order; None if none do.
 
     Builds the strategy by applying the migrations in memory (a migration
     may only match after an earlier one has run). A migration that raises
-    makes a MigrationError naming the record and the migration.
+    makes a MigrationError naming the record and the migration. Each step is
+    compared entry by entry with the one before (`diff_entries`), so only
+    what a migration touched is encoded, decoded and flattened again.
     """
     selectors = list(migration_selectors() if selectors is None else selectors)
+    shapes = ShapeCache() if shapes is None else shapes
     done = applied_migrations(store, record) if record.parent else set()
     uid, parent = record.uid, record.oid
     strategy = MigrationStrategy(record, [])
@@ -163,7 +218,7 @@ def make_strategy(
             if migration.uid in done or not item.selector(current):
                 continue
             if before is None:
-                before = flatten(_comparable(current))
+                before = _stored_or_encoded(current)
             try:
                 new = migration(current)  # may change `current` in place
             except Exception as err:
@@ -171,17 +226,18 @@ def make_strategy(
                     f"migration {migration.uid} ({migration.description}) failed "
                     f"on record {uid}: {type(err).__name__}: {err}"
                 ) from err
-            after = flatten(_comparable(new))
-            changes = diff_flat(before, after)
+            after = entry_bytes(new, COMPARED_KEYS)
+            changes = diff_entries(before, after)
             new.revision = Revision(
                 uid=uuid.uuid4().hex,
                 migration=migration.uid,
                 description=migration.description,
                 changes=[c.to_data() for c in changes],
             )
-            terms = index_terms(new.name, new.version, new.arguments)
+            terms = shapes.terms(record, new, after["arguments"])
             header = record_header(uid, parent, terms)
-            parent, data = encode_object("record", header, new.to_payload())
+            entries = dict(after, revision=encode(new.payload_value("revision")))
+            parent, data = record_object(header, entries)
             done.add(migration.uid)
             strategy.migrations.append(migration)
             strategy.revisions.append((parent, data))
@@ -194,10 +250,18 @@ def make_strategy(
     return strategy if strategy.migrations else None
 
 
-def _comparable(record: Record) -> dict[str, Any]:
-    payload = record.to_payload()
-    payload.pop("revision")
-    return payload
+# What a migration's change list compares: every payload entry but the
+# revision itself.
+COMPARED_KEYS = tuple(key for key in PAYLOAD_KEYS if key != "revision")
+
+
+def _stored_or_encoded(record: Record) -> dict[str, bytes]:
+    """The entries of a Record as read from the store, before any migration."""
+    if isinstance(record, LazyRecord):
+        stored = {key: record.stored_entry(key) for key in COMPARED_KEYS}
+        if None not in stored.values():
+            return stored
+    return entry_bytes(record, COMPARED_KEYS)
 
 
 def write_revisions(batch, strategy: MigrationStrategy) -> ObjectId:
@@ -240,13 +304,20 @@ class MigrationPlan:
 def plan_migrations(
     store: BaseStore, selectors: Iterable[MigrationSelector] | None = None
 ) -> MigrationPlan:
-    from .cache import all_records
+    """Every Record that migrations apply to, with its strategy.
 
+    Records are read lazily (`read_record`): a migration that changes the
+    version and leaves the arguments alone never builds their Atoms.
+    """
     selectors = list(migration_selectors() if selectors is None else selectors)
     plan = MigrationPlan()
-    for record in all_records(store):
+    shapes = ShapeCache()
+    for _uid, oid in store.iter_refs():
+        record = read_record(store, oid)
+        if record is None:
+            continue
         try:
-            strategy = make_strategy(store, record, selectors)
+            strategy = make_strategy(store, record, selectors, shapes)
         except MigrationError as err:
             plan.failures.append(str(err))
             continue

@@ -25,7 +25,13 @@ from .errors import (
     StoreError,
 )
 from .ids import ObjectId, Uid
-from .objects import IndexTerms, StoredObject, decode_object, encode_object
+from .objects import (
+    IndexTerms,
+    StoredObject,
+    decode_object,
+    encode_object,
+    verify,
+)
 from .objects import record_header as _record_header
 
 MIN_PREFIX = 4
@@ -211,6 +217,13 @@ class BaseStore(ABC):
     def get_raw(self, oid: str) -> bytes:
         data, where = self._get_raw(ObjectId(oid))
         decode_object(oid, data, where)  # verifies
+        return data
+
+    def get_bytes(self, oid: str) -> bytes:
+        """An object's bytes, verified against its id but not decoded (for
+        readers that decode only the part they need)."""
+        data, where = self._get_raw(ObjectId(oid))
+        verify(oid, data, where)
         return data
 
     def get(self, oid: str) -> StoredObject:
