@@ -21,7 +21,6 @@ from asr.store import (
     BaseStore,
     IndexTerms,
     ObjectId,
-    RefConflictError,
     decode,
     digest,
     encode,
@@ -335,23 +334,23 @@ def apply_plan(
     """Write every strategy's revisions and move the refs, batch by batch.
 
     A batch's objects are written in one pack (one fsync); only then do the
-    refs move, each with compare-and-swap. Killed at any moment, the store
-    holds old refs or new ones, never a ref to a missing object; a Record
-    another process migrated meanwhile counts as a conflict and is skipped.
+    refs move, each with compare-and-swap (`move_refs`: a few files per
+    batch). Killed at any moment, the store holds old refs or new ones,
+    never a ref to a missing object; a Record another process migrated
+    meanwhile counts as a conflict and is skipped.
     """
     todo = plan.strategies
     for start in range(0, len(todo), batch_size):
         chunk = todo[start : start + batch_size]
         with store.bulk() as batch:
             heads = [write_revisions(batch, strategy) for strategy in chunk]
-        for strategy, head in zip(chunk, heads, strict=True):
-            try:
-                store.set_ref(
-                    strategy.record.uid, head, expected=strategy.record.oid, index=False
-                )
-                plan.migrated += 1
-            except RefConflictError:
-                plan.conflicts += 1
-            if progress:
-                progress(1)
+        moves = [
+            (strategy.record.uid, head, strategy.record.oid)
+            for strategy, head in zip(chunk, heads, strict=True)
+        ]
+        moved = store.move_refs(moves)
+        plan.migrated += sum(moved)
+        plan.conflicts += len(moved) - sum(moved)
+        if progress:
+            progress(len(chunk))
     return plan
