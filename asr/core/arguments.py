@@ -100,8 +100,7 @@ def shape_bytes(name: str, version: int, plain: bytes) -> bytes:
 def terms_from_plain(
     name: str, version: int, plain: bytes, vector: np.ndarray
 ) -> IndexTerms:
-    """`index_terms` from `plain_arguments` (reused when only name or version
-    changes, as in a migration)."""
+    """`index_terms` from `plain_arguments`."""
     shape = shape_bytes(name, version, plain)
     return IndexTerms(
         exact=digest(shape + vector.tobytes()), shape=digest(shape), floats=vector

@@ -12,7 +12,7 @@ each Record migrates atomically and the old revisions stay readable.
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +27,7 @@ from asr.store import (
 )
 from asr.store.objects import record_header
 
-from .arguments import index_terms, plain_arguments, shape_bytes, terms_from_plain
+from .arguments import index_terms, plain_arguments, shape_bytes
 from .cache import matches
 from .diff import Change, diff_entries
 from .rawrecord import LazyRecord, entry_bytes, read_record, record_object, split_record
@@ -154,41 +154,46 @@ def applied_migrations(store: BaseStore, record: Record) -> set[str]:
 
 
 class ShapeCache:
-    """Index terms of migrated Records whose arguments no migration read.
+    """Index terms of migrated Records whose arguments did not change.
 
     Such a Record keeps its arguments, so its new terms differ from its
     stored ones only by name and version. The masked arguments' bytes are
-    worked out once per stored shape (and checked against its hash); each
-    Record's floats come from its stored terms (checked against its exact
-    key). Anything that does not check out is computed the long way.
+    worked out once per stored shape (and checked against its hash, which
+    also covers the stored name and version); each Record's floats come
+    from its stored terms (checked against its exact key). Anything that
+    does not check out is computed the long way.
     """
 
     def __init__(self) -> None:
-        self._plain: dict[bytes, bytes | None] = {}
+        # stored shape hash -> (its bytes, the masked arguments' bytes)
+        self._old: dict[bytes, tuple[bytes, bytes] | None] = {}
+        self._new: dict[tuple, tuple[bytes, bytes]] = {}  # -> new bytes, hash
 
     def terms(self, record: Record, new: Record, arguments: bytes) -> IndexTerms:
         """Terms of `new`, migrated from `record`; `arguments` are the
         canonical bytes of its arguments."""
         stored = record.stored_terms if isinstance(record, LazyRecord) else None
         if stored is not None and arguments == record.stored_entry("arguments"):
-            # As stored: a migration may have changed `record` in place.
-            name = decode(record.stored_entry("name"))
-            version = decode(record.stored_entry("version"))
-            plain = self._plain_of(record, stored, name, version)
-            if plain is not None:
-                old_shape = shape_bytes(name, version, plain)
-                if digest(old_shape + stored.floats.tobytes()) == stored.exact:
-                    return terms_from_plain(new.name, new.version, plain, stored.floats)
+            old = self._old_shape(record, stored.shape)
+            floats = stored.floats.tobytes()
+            if old is not None and digest(old[0] + floats) == stored.exact:
+                key = (stored.shape, new.name, new.version)
+                if key not in self._new:
+                    shape = shape_bytes(new.name, new.version, old[1])
+                    self._new[key] = shape, digest(shape)
+                shape, shape_hash = self._new[key]
+                return IndexTerms(digest(shape + floats), shape_hash, stored.floats)
         return index_terms(new.name, new.version, new.arguments)
 
-    def _plain_of(
-        self, record: LazyRecord, stored: IndexTerms, name: str, version: int
-    ) -> bytes | None:
-        if stored.shape not in self._plain:
+    def _old_shape(self, record: LazyRecord, stored: bytes) -> tuple | None:
+        if stored not in self._old:
             plain, _floats = plain_arguments(decode(record.stored_entry("arguments")))
+            # Name and version as stored: `record` may have changed in place.
+            name = decode(record.stored_entry("name"))
+            version = decode(record.stored_entry("version"))
             shape = shape_bytes(name, version, plain)
-            self._plain[stored.shape] = plain if digest(shape) == stored.shape else None
-        return self._plain[stored.shape]
+            self._old[stored] = (shape, plain) if digest(shape) == stored else None
+        return self._old[stored]
 
 
 def make_strategy(
@@ -228,7 +233,7 @@ def make_strategy(
             after = entry_bytes(new, COMPARED_KEYS)
             changes = diff_entries(before, after)
             new.revision = Revision(
-                uid=uuid.uuid4().hex,
+                uid=os.urandom(16).hex(),
                 migration=migration.uid,
                 description=migration.description,
                 changes=[c.to_data() for c in changes],
@@ -257,8 +262,8 @@ COMPARED_KEYS = tuple(key for key in PAYLOAD_KEYS if key != "revision")
 def _stored_or_encoded(record: Record) -> dict[str, bytes]:
     """The entries of a Record as read from the store, before any migration."""
     if isinstance(record, LazyRecord):
-        stored = {key: record.stored_entry(key) for key in COMPARED_KEYS}
-        if None not in stored.values():
+        stored = record.stored_entries(COMPARED_KEYS)
+        if stored is not None:
             return stored
     return entry_bytes(record, COMPARED_KEYS)
 

@@ -135,6 +135,14 @@ class LazyRecord(Record):
         """The stored bytes of a payload entry, whatever happened since."""
         return self._raw.get(key)
 
+    def stored_entries(self, keys: tuple[str, ...]) -> dict[str, bytes] | None:
+        """The stored bytes of these entries; None unless all were stored."""
+        raw = self._raw
+        try:
+            return {key: raw[key] for key in keys}
+        except KeyError:
+            return None
+
     def untouched(self) -> dict[str, bytes]:
         """Stored bytes of the lazy entries that were never read or set."""
         return {
