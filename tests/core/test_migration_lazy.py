@@ -173,3 +173,17 @@ def test_index_terms_hash_the_encoded_triple(arguments):
     terms = index_terms("n", 2, arguments)
     floats: list = []
     assert terms.shape == digest(encode(["n", 2, _plain(arguments, floats)]))
+
+
+def test_planning_leaves_the_garbage_collector_as_it_was(store, monkeypatch):
+    import gc
+
+    import asr.core.migration as migration
+
+    monkeypatch.setattr(migration, "FREEZE_EVERY", 2)
+    for d in (0.7, 0.8, 0.9, 1.0, 1.1):
+        relaxed(molecule(d))
+    assert gc.get_freeze_count() == 0
+    plan = plan_migrations(store, rules(bump))
+    assert len(plan.strategies) == 5
+    assert gc.get_freeze_count() == 0 and gc.isenabled()
