@@ -175,15 +175,33 @@ def test_index_terms_hash_the_encoded_triple(arguments):
     assert terms.shape == digest(encode(["n", 2, _plain(arguments, floats)]))
 
 
+class Node:
+    """Something to make a reference cycle of."""
+
+
 def test_planning_leaves_the_garbage_collector_as_it_was(store, monkeypatch):
     import gc
+    import weakref
 
     import asr.core.migration as migration
 
-    monkeypatch.setattr(migration, "FREEZE_EVERY", 2)
+    monkeypatch.setattr(migration, "COLLECT_EVERY", 2)
     for d in (0.7, 0.8, 0.9, 1.0, 1.1):
         relaxed(molecule(d))
-    assert gc.get_freeze_count() == 0
-    plan = plan_migrations(store, rules(bump))
-    assert len(plan.strategies) == 5
-    assert gc.get_freeze_count() == 0 and gc.isenabled()
+    made = []
+
+    def cyclic(record):  # garbage in a cycle: still collected while planning
+        node = Node()
+        node.me = node
+        made.append(weakref.ref(node))
+        return bump(record)
+
+    plan = plan_migrations(store, rules(cyclic))
+    assert len(plan.strategies) == 5 and gc.isenabled()
+    assert made[0]() is None
+    gc.disable()
+    try:
+        plan_migrations(store, rules(cyclic))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
