@@ -326,11 +326,11 @@ def plan_migrations(
 
 @contextmanager
 def _without_gc_pauses():
-    """Keep Python's cyclic garbage collector off the plan as it grows.
+    """Keep Python's cyclic garbage collector off a plan (made or applied).
 
     A plan keeps some ten small objects per Record, none in a cycle; with
     10^5 Records the collector would walk them all again and again (a third
-    of the planning time) to free nothing. So automatic collection is off,
+    of the time) to free nothing. So automatic collection is off,
     and the caller collects the young generations now and then
     (`gc.collect(1)`): garbage that migrations make is still freed, and
     the plan's objects move to the old generation, which is not walked.
@@ -375,17 +375,19 @@ def apply_plan(
     meanwhile counts as a conflict and is skipped.
     """
     todo = plan.strategies
-    for start in range(0, len(todo), batch_size):
-        chunk = todo[start : start + batch_size]
-        with store.bulk() as batch:
-            heads = [write_revisions(batch, strategy) for strategy in chunk]
-        moves = [
-            (strategy.record.uid, head, strategy.record.oid)
-            for strategy, head in zip(chunk, heads, strict=True)
-        ]
-        moved = store.move_refs(moves)
-        plan.migrated += sum(moved)
-        plan.conflicts += len(moved) - sum(moved)
-        if progress:
-            progress(len(chunk))
+    with _without_gc_pauses() as collect:
+        for start in range(0, len(todo), batch_size):
+            chunk = todo[start : start + batch_size]
+            with store.bulk() as batch:
+                heads = [write_revisions(batch, strategy) for strategy in chunk]
+            moves = [
+                (strategy.record.uid, head, strategy.record.oid)
+                for strategy, head in zip(chunk, heads, strict=True)
+            ]
+            moved = store.move_refs(moves)
+            plan.migrated += sum(moved)
+            plan.conflicts += len(moved) - sum(moved)
+            if progress:
+                progress(len(chunk))
+            collect()
     return plan
