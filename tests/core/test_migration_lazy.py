@@ -205,3 +205,28 @@ def test_planning_leaves_the_garbage_collector_as_it_was(store, monkeypatch):
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+leaves = st.one_of(st.integers(-5, 5), st.text(max_size=3), st.booleans(), st.none())
+trees = st.dictionaries(
+    st.text("abc", min_size=1, max_size=2),
+    st.one_of(
+        leaves,
+        st.dictionaries(st.text("xyz", min_size=1, max_size=2), leaves, max_size=3),
+    ),
+    min_size=1,  # as a Record's payload: never empty
+    max_size=4,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(trees, trees)
+def test_diff_of_entries_is_the_diff(a, b):
+    from asr.core.diff import diff, diff_entries
+
+    by_entry = diff_entries(
+        {k: encode(v) for k, v in a.items()}, {k: encode(v) for k, v in b.items()}
+    )
+    assert [(c.kind, c.path) for c in by_entry] == [
+        (c.kind, c.path) for c in diff(a, b)
+    ]
