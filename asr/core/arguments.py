@@ -75,14 +75,36 @@ def _plain(value: Any, floats: list[np.ndarray]) -> Any:
 
 def index_terms(name: str, version: int, arguments: dict[str, Any]) -> IndexTerms:
     """How the store's index finds a call of `name` with `arguments`."""
+    return terms_from_plain(name, version, *plain_arguments(arguments))
+
+
+def plain_arguments(arguments: dict[str, Any]) -> tuple[bytes, np.ndarray]:
+    """Canonical bytes of the arguments with floats masked, and those floats."""
     floats: list[np.ndarray] = []
     try:
-        shape = encode([name, version, _plain(arguments, floats)])
+        plain = encode(_plain(arguments, floats))
     except EncodeError:
         _raise_unstorable(arguments)
         raise
     vector = np.concatenate(floats) if floats else np.zeros(0)
     vector = np.where(vector == 0.0, 0.0, vector)  # -0.0 and 0.0 are one value
+    return plain, vector
+
+
+# The shape is the canonical bytes of [name, version, plain arguments]: a
+# msgpack array of three is its header byte followed by the three encodings.
+_TRIPLE = b"\x93"
+
+
+def shape_bytes(name: str, version: int, plain: bytes) -> bytes:
+    return b"".join((_TRIPLE, encode(name), encode(version), plain))
+
+
+def terms_from_plain(
+    name: str, version: int, plain: bytes, vector: np.ndarray
+) -> IndexTerms:
+    """`index_terms` from `plain_arguments`."""
+    shape = shape_bytes(name, version, plain)
     return IndexTerms(
         exact=digest(shape + vector.tobytes()), shape=digest(shape), floats=vector
     )

@@ -6,12 +6,13 @@ Revision lists exactly the entries a migration changed, added and removed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from asr.store import encode
+from asr.store import decode, encode
 from asr.store.codec import registration
 
 
@@ -72,4 +73,26 @@ def diff_flat(a: dict[str, Any], b: dict[str, Any]) -> list[Change]:
             changes.append(Change("added", path, new=b[path]))
         elif not same(a[path], b[path]):
             changes.append(Change("changed", path, a[path], b[path]))
+    return changes
+
+
+def diff_entries(
+    before: Mapping[str, bytes], after: Mapping[str, bytes]
+) -> list[Change]:
+    """`diff` of two dicts given as each entry's canonical bytes.
+
+    Equal bytes are equal content, so only the entries whose bytes differ
+    are decoded and flattened: a migration that changes one entry of a
+    Record pays for that entry only.
+    """
+    changes = []
+    for key in before.keys() | after.keys():
+        old, new = before.get(key), after.get(key)
+        if old == new:
+            continue
+        changes += diff_flat(
+            {} if old is None else flatten(decode(old), key),
+            {} if new is None else flatten(decode(new), key),
+        )
+    changes.sort(key=lambda change: change.path)
     return changes

@@ -12,20 +12,31 @@ each Record migrates atomically and the old revisions stay readable.
 
 from __future__ import annotations
 
-import uuid
+import gc
+import os
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from asr.store import BaseStore, ObjectId, RefConflictError
-from asr.store.objects import encode_object, record_header
+from asr.store import (
+    BaseStore,
+    IndexTerms,
+    ObjectId,
+    decode,
+    digest,
+    encode,
+)
+from asr.store.objects import record_header
 
-from .arguments import index_terms
+from .arguments import index_terms, plain_arguments, shape_bytes
 from .cache import matches
-from .diff import Change, diff_flat, flatten
-from .record import Record, Revision
+from .diff import Change, diff_entries
+from .rawrecord import LazyRecord, entry_bytes, read_record, record_object, split_record
+from .record import PAYLOAD_KEYS, Record, Revision
 
 MAX_STEPS = 100
+COLLECT_EVERY = 2048  # Records planned between two collections of young garbage
 
 
 class MigrationError(Exception):
@@ -130,29 +141,80 @@ class MigrationStrategy:
 def applied_migrations(store: BaseStore, record: Record) -> set[str]:
     """Uids of the migrations already in the Record's revision chain."""
     applied = set()
-    for obj in store.log(record.oid):
-        revision = (
-            (obj.payload or {}).get("revision")
-            if isinstance(obj.payload, dict)
-            else None
-        )
+    oid: str | None = record.oid
+    while oid is not None:
+        data = store.get_bytes(oid)
+        raw = split_record(ObjectId(oid), data)
+        if raw is not None:
+            revision, oid = decode(raw.entries["revision"]), raw.header.get("parent")
+        else:
+            obj = store.get(oid)
+            payload, oid = obj.payload, obj.parent
+            revision = payload.get("revision") if isinstance(payload, dict) else None
         if revision:
             applied.add(revision["migration"])
     return applied
+
+
+class ShapeCache:
+    """Index terms of migrated Records whose arguments did not change.
+
+    Such a Record keeps its arguments, so its new terms differ from its
+    stored ones only by name and version. The masked arguments' bytes are
+    worked out once per stored shape (and checked against its hash, which
+    also covers the stored name and version); each Record's floats come
+    from its stored terms (checked against its exact key). Anything that
+    does not check out is computed the long way.
+    """
+
+    def __init__(self) -> None:
+        # stored shape hash -> (its bytes, the masked arguments' bytes)
+        self._old: dict[bytes, tuple[bytes, bytes] | None] = {}
+        self._new: dict[tuple, tuple[bytes, bytes]] = {}  # -> new bytes, hash
+
+    def terms(self, record: Record, new: Record, arguments: bytes) -> IndexTerms:
+        """Terms of `new`, migrated from `record`; `arguments` are the
+        canonical bytes of its arguments."""
+        stored = record.stored_terms if isinstance(record, LazyRecord) else None
+        if stored is not None and arguments == record.stored_entry("arguments"):
+            old = self._old_shape(record, stored.shape)
+            floats = stored.floats.tobytes()
+            if old is not None and digest(old[0] + floats) == stored.exact:
+                key = (stored.shape, new.name, new.version)
+                if key not in self._new:
+                    shape = shape_bytes(new.name, new.version, old[1])
+                    self._new[key] = shape, digest(shape)
+                shape, shape_hash = self._new[key]
+                return IndexTerms(digest(shape + floats), shape_hash, stored.floats)
+        return index_terms(new.name, new.version, new.arguments)
+
+    def _old_shape(self, record: LazyRecord, stored: bytes) -> tuple | None:
+        if stored not in self._old:
+            plain, _floats = plain_arguments(decode(record.stored_entry("arguments")))
+            # Name and version as stored: `record` may have changed in place.
+            name = decode(record.stored_entry("name"))
+            version = decode(record.stored_entry("version"))
+            shape = shape_bytes(name, version, plain)
+            self._old[stored] = (shape, plain) if digest(shape) == stored else None
+        return self._old[stored]
 
 
 def make_strategy(
     store: BaseStore,
     record: Record,
     selectors: Iterable[MigrationSelector] | None = None,
+    shapes: ShapeCache | None = None,
 ) -> MigrationStrategy | None:
     """The migrations that apply to `record`, in order; None if none do.
 
     Builds the strategy by applying the migrations in memory (a migration
     may only match after an earlier one has run). A migration that raises
-    makes a MigrationError naming the record and the migration.
+    makes a MigrationError naming the record and the migration. Each step is
+    compared entry by entry with the one before (`diff_entries`), so only
+    what a migration touched is encoded, decoded and flattened again.
     """
     selectors = list(migration_selectors() if selectors is None else selectors)
+    shapes = ShapeCache() if shapes is None else shapes
     done = applied_migrations(store, record) if record.parent else set()
     uid, parent = record.uid, record.oid
     strategy = MigrationStrategy(record, [])
@@ -163,7 +225,7 @@ def make_strategy(
             if migration.uid in done or not item.selector(current):
                 continue
             if before is None:
-                before = flatten(_comparable(current))
+                before = _stored_or_encoded(current)
             try:
                 new = migration(current)  # may change `current` in place
             except Exception as err:
@@ -171,17 +233,18 @@ def make_strategy(
                     f"migration {migration.uid} ({migration.description}) failed "
                     f"on record {uid}: {type(err).__name__}: {err}"
                 ) from err
-            after = flatten(_comparable(new))
-            changes = diff_flat(before, after)
+            after = entry_bytes(new, COMPARED_KEYS)
+            changes = diff_entries(before, after)
             new.revision = Revision(
-                uid=uuid.uuid4().hex,
+                uid=os.urandom(16).hex(),
                 migration=migration.uid,
                 description=migration.description,
                 changes=[c.to_data() for c in changes],
             )
-            terms = index_terms(new.name, new.version, new.arguments)
+            terms = shapes.terms(record, new, after["arguments"])
             header = record_header(uid, parent, terms)
-            parent, data = encode_object("record", header, new.to_payload())
+            entries = dict(after, revision=encode(new.payload_value("revision")))
+            parent, data = record_object(header, entries)
             done.add(migration.uid)
             strategy.migrations.append(migration)
             strategy.revisions.append((parent, data))
@@ -194,10 +257,18 @@ def make_strategy(
     return strategy if strategy.migrations else None
 
 
-def _comparable(record: Record) -> dict[str, Any]:
-    payload = record.to_payload()
-    payload.pop("revision")
-    return payload
+# What a migration's change list compares: every payload entry but the
+# revision itself.
+COMPARED_KEYS = tuple(key for key in PAYLOAD_KEYS if key != "revision")
+
+
+def _stored_or_encoded(record: Record) -> dict[str, bytes]:
+    """The entries of a Record as read from the store, before any migration."""
+    if isinstance(record, LazyRecord):
+        stored = record.stored_entries(COMPARED_KEYS)
+        if stored is not None:
+            return stored
+    return entry_bytes(record, COMPARED_KEYS)
 
 
 def write_revisions(batch, strategy: MigrationStrategy) -> ObjectId:
@@ -240,19 +311,53 @@ class MigrationPlan:
 def plan_migrations(
     store: BaseStore, selectors: Iterable[MigrationSelector] | None = None
 ) -> MigrationPlan:
-    from .cache import all_records
+    """Every Record that migrations apply to, with its strategy.
 
+    Records are read lazily (`read_record`): a migration that changes the
+    version and leaves the arguments alone never builds their Atoms.
+    """
     selectors = list(migration_selectors() if selectors is None else selectors)
     plan = MigrationPlan()
-    for record in all_records(store):
+    shapes = ShapeCache()
+    with _without_gc_pauses() as collect:
+        _plan_all(store, selectors, plan, shapes, collect)
+    return plan
+
+
+@contextmanager
+def _without_gc_pauses():
+    """Keep Python's cyclic garbage collector off a plan (made or applied).
+
+    A plan keeps some ten small objects per Record, none in a cycle; with
+    10^5 Records the collector would walk them all again and again (a third
+    of the time) to free nothing. So automatic collection is off,
+    and the caller collects the young generations now and then
+    (`gc.collect(1)`): garbage that migrations make is still freed, and
+    the plan's objects move to the old generation, which is not walked.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield lambda: gc.collect(1)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _plan_all(store, selectors, plan: MigrationPlan, shapes: ShapeCache, collect):
+    for count, (_uid, oid) in enumerate(store.iter_refs(), 1):
+        if count % COLLECT_EVERY == 0:
+            collect()
+        record = read_record(store, oid)
+        if record is None:
+            continue
         try:
-            strategy = make_strategy(store, record, selectors)
+            strategy = make_strategy(store, record, selectors, shapes)
         except MigrationError as err:
             plan.failures.append(str(err))
             continue
         if strategy is not None:
             plan.strategies.append(strategy)
-    return plan
 
 
 def apply_plan(
@@ -264,23 +369,25 @@ def apply_plan(
     """Write every strategy's revisions and move the refs, batch by batch.
 
     A batch's objects are written in one pack (one fsync); only then do the
-    refs move, each with compare-and-swap. Killed at any moment, the store
-    holds old refs or new ones, never a ref to a missing object; a Record
-    another process migrated meanwhile counts as a conflict and is skipped.
+    refs move, each with compare-and-swap (`move_refs`: a few files per
+    batch). Killed at any moment, the store holds old refs or new ones,
+    never a ref to a missing object; a Record another process migrated
+    meanwhile counts as a conflict and is skipped.
     """
     todo = plan.strategies
-    for start in range(0, len(todo), batch_size):
-        chunk = todo[start : start + batch_size]
-        with store.bulk() as batch:
-            heads = [write_revisions(batch, strategy) for strategy in chunk]
-        for strategy, head in zip(chunk, heads, strict=True):
-            try:
-                store.set_ref(
-                    strategy.record.uid, head, expected=strategy.record.oid, index=False
-                )
-                plan.migrated += 1
-            except RefConflictError:
-                plan.conflicts += 1
+    with _without_gc_pauses() as collect:
+        for start in range(0, len(todo), batch_size):
+            chunk = todo[start : start + batch_size]
+            with store.bulk() as batch:
+                heads = [write_revisions(batch, strategy) for strategy in chunk]
+            moves = [
+                (strategy.record.uid, head, strategy.record.oid)
+                for strategy, head in zip(chunk, heads, strict=True)
+            ]
+            moved = store.move_refs(moves)
+            plan.migrated += sum(moved)
+            plan.conflicts += len(moved) - sum(moved)
             if progress:
-                progress(1)
+                progress(len(chunk))
+            collect()
     return plan

@@ -11,6 +11,18 @@ from asr.store import ObjectId, StoredObject, Uid
 
 from .presentation import rich_value, summarise
 
+# The entries of a stored Record, in the order `to_payload` lists them.
+PAYLOAD_KEYS = (
+    "type",
+    "name",
+    "version",
+    "arguments",
+    "result",
+    "metadata",
+    "dependencies",
+    "revision",
+)
+
 
 @dataclass(frozen=True)
 class Dependency:
@@ -62,16 +74,17 @@ class Record:
     parent: ObjectId | None = None
 
     def to_payload(self) -> dict[str, Any]:
-        return {
-            "type": "asr.record",
-            "name": self.name,
-            "version": self.version,
-            "arguments": self.arguments,
-            "result": self.result,
-            "metadata": self.metadata,
-            "dependencies": [[d.uid, d.revision] for d in self.dependencies],
-            "revision": None if self.revision is None else self.revision.to_data(),
-        }
+        return {key: self.payload_value(key) for key in PAYLOAD_KEYS}
+
+    def payload_value(self, key: str) -> Any:
+        """One entry of `to_payload` (a migration re-encodes only those it touched)."""
+        if key == "type":
+            return "asr.record"
+        if key == "dependencies":
+            return [[d.uid, d.revision] for d in self.dependencies]
+        if key == "revision":
+            return None if self.revision is None else self.revision.to_data()
+        return getattr(self, key)
 
     @classmethod
     def from_stored(cls, obj: StoredObject) -> Record:

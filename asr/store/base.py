@@ -25,7 +25,13 @@ from .errors import (
     StoreError,
 )
 from .ids import ObjectId, Uid
-from .objects import IndexTerms, StoredObject, decode_object, encode_object
+from .objects import (
+    IndexTerms,
+    StoredObject,
+    decode_object,
+    encode_object,
+    verify,
+)
 from .objects import record_header as _record_header
 
 MIN_PREFIX = 4
@@ -213,6 +219,13 @@ class BaseStore(ABC):
         decode_object(oid, data, where)  # verifies
         return data
 
+    def get_bytes(self, oid: str) -> bytes:
+        """An object's bytes, verified against its id but not decoded (for
+        readers that decode only the part they need)."""
+        data, where = self._get_raw(ObjectId(oid))
+        verify(oid, data, where)
+        return data
+
     def get(self, oid: str) -> StoredObject:
         """Read an object; its hash is verified on every read."""
         data, where = self._get_raw(ObjectId(oid))
@@ -268,10 +281,13 @@ class BaseStore(ABC):
         try:
             self._set_ref(uid, oid, expected)
         except RefConflictError:
-            head = self._head_or_none(uid)
-            if head is not None and head.index is not None:
-                self._index_add(uid, head.index)
+            self._restore_index(uid)
             raise
+
+    def _restore_index(self, uid: Uid) -> None:
+        head = self._head_or_none(uid)
+        if head is not None and head.index is not None:
+            self._index_add(uid, head.index)
 
     def set_ref(
         self, uid: str, oid: str, expected: str | None = None, *, index: bool = True
@@ -292,6 +308,34 @@ class BaseStore(ABC):
         self._set_ref_or_restore_index(
             Uid(uid), ObjectId(oid), None if expected is None else ObjectId(expected)
         )
+
+    def move_refs(self, moves: Sequence[tuple[str, str, str | None]]) -> list[bool]:
+        """Move many refs, each from `expected` to its new head by
+        compare-and-swap; True where it moved, False where the ref was
+        elsewhere. Each ref moves atomically. The new heads must be in the
+        store and indexed already (as for `set_ref(..., index=False)`).
+        """
+        moved = self._move_refs(
+            [
+                (Uid(u), ObjectId(o), None if e is None else ObjectId(e))
+                for u, o, e in moves
+            ]
+        )
+        for i, (uid, oid, expected) in enumerate(moves):
+            if moved[i] is None:  # the backend left it: one by one
+                try:
+                    self._set_ref(Uid(uid), ObjectId(oid), expected)
+                    moved[i] = True
+                except RefConflictError:
+                    moved[i] = False
+            if not moved[i]:
+                self._restore_index(Uid(uid))
+        return moved
+
+    def _move_refs(self, moves: list[tuple[Uid, ObjectId, ObjectId | None]]) -> list:
+        """Backends that can move many refs at once override this: True
+        (moved), False (conflict) or None (not done) per move."""
+        return [None] * len(moves)
 
     def index_add(self, uid: str, terms: IndexTerms) -> None:
         """Make the index find `uid` by `terms` (before its ref moves there)."""

@@ -8,6 +8,8 @@ Layout (every file is written once, atomically; only refs are replaced)::
     .asr/objects/pack/<name>.pack    objects back to back
     .asr/refs/ab/cdef...             uid -> newest revision id (loose)
     .asr/refs/packed/<id>.table      uid -> revision id (bulk imports)
+    .asr/refs/batch/<id>.table       uid -> revision id (refs moved in a batch,
+                                     whose loose refs name it: refbatch.py)
     .asr/index/x/ab/<key><uid>       exact-argument entries (empty files; the
                                      name is the key's last 30 digits + uid)
     .asr/index/s/ab/<shape>/<uid>    same-shape entries (the float vector)
@@ -42,6 +44,7 @@ from .files import (
     write_atomic,
 )
 from .ids import ObjectId, Uid, digest
+from .refbatch import batch_ref, move_refs
 
 STORE_DIR = ".asr"
 FORMAT_LINE = "asr-store 1\n"
@@ -119,6 +122,7 @@ class DiskStore(BaseStore):
         self._packed_refs = tables.TableCache(self.refs_dir / "packed")
         self._segments = tables.TableCache(self.index_dir / "packed")
         self._pack_fds: dict[str, int] = {}
+        self._batch_tables: dict[str, tables.Table] = {}  # see refbatch.py
         self.durable = True
 
     def __repr__(self) -> str:
@@ -231,9 +235,13 @@ class DiskStore(BaseStore):
             return self._packed_ref(uid)
         except NotADirectoryError:
             return None
-        if text == TOMBSTONE:
-            return None
-        return ObjectId(text.decode().strip())
+        return self._parse_ref(uid, text)
+
+    def _parse_ref(self, uid: str, text: bytes) -> ObjectId | None:
+        """A loose ref's content: an object id, a tombstone or a batch line."""
+        if len(text) <= 34:
+            return None if text == TOMBSTONE else ObjectId(text.decode().strip())
+        return batch_ref(self, uid, text)
 
     def _set_ref(self, uid, oid, expected):
         # The lock file holds the new ref and is renamed over it (as Git does).
@@ -261,6 +269,11 @@ class DiskStore(BaseStore):
         path = f"{self._refs_str}/{uid[:2]}/{uid[2:]}"
         write_atomic(path, f"{oid}\n".encode(), durable=False)
 
+    def _move_refs(self, moves):
+        if len({uid for uid, _oid, _expected in moves}) < len(moves):
+            return super()._move_refs(moves)  # a uid twice: one by one
+        return move_refs(self, moves)
+
     def delete_ref(self, uid):
         path = self._ref_path(uid)
         with FileLock(
@@ -282,8 +295,9 @@ class DiskStore(BaseStore):
             with contextlib.suppress(FileNotFoundError):
                 loose[hexid] = read_bytes(path)
         for uid, text in sorted(loose.items()):
-            if text != TOMBSTONE:
-                yield Uid(uid), ObjectId(text.decode().strip())
+            oid = self._parse_ref(uid, text)
+            if oid is not None:
+                yield Uid(uid), oid
         seen = set(loose)
         for table in reversed(self._packed_refs.tables()):
             uids = table.keys.tobytes()  # 16 bytes a row, zeros kept

@@ -20,6 +20,8 @@ class _Hex128(str):
     __slots__ = ()
 
     def __new__(cls, value: str | bytes):
+        if type(value) is cls:  # already checked: ids are immutable
+            return value
         if isinstance(value, bytes):
             if len(value) != 16:
                 raise ValueError(f"{cls.__name__} needs 16 bytes, got {len(value)}")

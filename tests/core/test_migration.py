@@ -250,3 +250,51 @@ def test_result_class_changed_comes_back_as_data_for_a_migration(store):
     ]
     apply_plan(store, plan_migrations(store, fix))
     assert Record.from_stored(store.head(record.uid)).result == ChangingResult(1.0)
+
+
+def bulk_records(store, count: int) -> list[str]:
+    """`count` version-0 Records, written at once."""
+    from asr.core.arguments import index_terms
+
+    uids = []
+    with store.bulk() as batch:
+        for i in range(count):
+            arguments = {"x": float(i)}
+            record = Record("test.gap", 0, arguments, {"gap": float(i)})
+            terms = index_terms("test.gap", 0, arguments)
+            uids.append(batch.commit(record.to_payload(), index=terms).uid)
+    return uids
+
+
+@pytest.mark.slow
+def test_migrate_killed_at_random_moments(store, tmp_path):
+    import random
+    import signal
+    import time
+
+    from asr.store.fsck import fsck
+
+    uids = bulk_records(store, 3000)
+    script = tmp_path / "migrate.py"
+    script.write_text(MIGRATE_SCRIPT)
+    rng = random.Random(0)
+    for _round in range(3):
+        process = subprocess.Popen(
+            [sys.executable, str(script)], cwd=tmp_path, stdout=subprocess.PIPE
+        )
+        time.sleep(rng.uniform(1.0, 3.0))
+        process.send_signal(signal.SIGKILL)
+        process.communicate()
+        store.refresh()
+        report = fsck(store)
+        assert report.ok, report.errors
+    rerun = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    store.refresh()
+    for uid in uids:
+        chain = list(store.log(uid))
+        assert len(chain) == 2 and chain[0].payload["version"] == 1
+    assert plan_migrations(store, []).strategies == []
+    assert fsck(store).ok

@@ -31,7 +31,7 @@ from asr.store import (
     hash_bytes,
     init_store,
 )
-from asr.store.objects import encode_object
+from asr.store.objects import encode_object, record_header
 from asr.store.pack import gc
 
 
@@ -224,6 +224,40 @@ class TestStoreContract:
             store.set_ref(r1.uid, r2.oid, expected=r2.oid)
         with pytest.raises(StoreError, match="not a revision"):
             store.set_ref(r1.uid, other.oid, expected=r1.oid)
+
+    def test_move_refs(self, backend):
+        with backend.writing() as w:
+            records = [w.commit({"v": i}, index=terms(f"{i}")) for i in range(4)]
+        store = backend.store
+        fresh = Uid.new()
+        heads = {}
+        for record in [*records, None]:
+            uid = fresh if record is None else record.uid
+            parent = None if record is None else record.oid
+            heads[uid] = store.put_object(
+                "record", record_header(uid, parent, terms(f"new {uid}")), {"v": "new"}
+            )
+            store.index_add(uid, terms(f"new {uid}"))
+        moves = [(r.uid, heads[r.uid], r.oid) for r in records]
+        moves[1] = (records[1].uid, heads[records[1].uid], heads[records[1].uid])
+        moves.append((fresh, heads[fresh], None))
+        assert store.move_refs(moves) == [True, False, True, True, True]
+        expected = {uid: heads[uid] for uid in heads}
+        expected[records[1].uid] = records[1].oid  # the conflict stayed
+        assert dict(store.iter_refs()) == expected
+        assert all(store.get_ref(uid) == oid for uid, oid in expected.items())
+        assert uids_of(store.find(terms("1").exact)) == {records[1].uid}
+        assert uids_of(store.find(terms(f"new {fresh}").exact)) == {fresh}
+        assert store.move_refs(moves[:1]) == [False]  # already moved
+        # A moved ref moves on as any other, and can be deleted.
+        after = store.commit({"v": 3}, uid=records[0].uid, parent=heads[records[0].uid])
+        assert store.get_ref(records[0].uid) == after.oid
+        store.delete_ref(records[2].uid)
+        assert store.get_ref(records[2].uid) is None
+        if isinstance(store, DiskStore):
+            gc(store)
+            store = DiskStore(backend.root)
+            assert store.get_ref(records[3].uid) == heads[records[3].uid]
 
     # -- the index ----------------------------------------------------------
 
