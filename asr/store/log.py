@@ -5,6 +5,11 @@ is one *frame* appended to the writer's own log, then fdatasynced. That is
 one system call and one sync where a file per object, ref and index entry
 cost three new inodes and a sync of a new file (several times dearer).
 
+A log is zero-filled ahead of its frames, a MiB at a time (and synced), so
+that a frame overwrites blocks that already exist: its sync then writes
+data only, and need not wait for the file system's journal, which every
+other process on the machine shares. Frames end at the first zero header.
+
 Only the process that made a log appends to it, so no two writers ever
 append to one file (which NFS would interleave). Readers read the frames
 incrementally and keep them in memory; `gc` folds logs into a pack, an index
@@ -15,13 +20,15 @@ either seen by `gc` or written again, never lost.
 
 Frame layout (little-endian)::
 
-    "ASRL" | version u8 | flags u8 | 0 u16 | n floats u32 | n bytes u64 |
-    object id | uid | exact key | shape key | check (16 bytes each) |
-    floats (f8 each) | object bytes
+    "ASRL" | check (16 bytes) | version u8 | flags u8 | 0 u16 |
+    n floats u32 | n bytes u64 | object id | uid | exact key | shape key
+    (16 bytes each) | floats (f8 each) | object bytes
 
-`check` is the xxh3-128 of the header before it and the floats, so a torn
+`check` is the xxh3-128 of the rest of the header and the floats, so a torn
 or damaged frame is never taken for index terms or a ref. The object bytes
-are checked by their id on every read, like every other object.
+are checked by their id: when parsing (a last frame whose bytes do not match
+was torn by a crash and is ignored; one followed by others is damaged, and
+reads report its object as corrupt) and on every read.
 """
 
 from __future__ import annotations
@@ -29,23 +36,28 @@ from __future__ import annotations
 import contextlib
 import os
 import struct
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .files import HOST, _make_folder, _write_all, listdir
+from .files import HOST, _make_folder, listdir
 from .ids import ObjectId, Uid, digest
 from .objects import IndexTerms
+from .tables import RACY_NS
 
 MAGIC = b"ASRL"
 VERSION = 1
-HEADER = struct.Struct("<4sBBHIQ16s16s16s16s16s")
-CHECKED = HEADER.size - 16  # the header bytes that `check` covers
+HEADER = struct.Struct("<4s16sBBHIQ16s16s16s16s")
+CHECKED = 20  # `check` covers the frame from here to the end of the floats
 HAS_OBJECT, HAS_UID, HAS_INDEX, NEW_REF = 1, 2, 4, 8
 SUFFIXES = (".log", ".fold")  # written to / being folded by gc
+CHUNK = 1 << 20  # logs are zero-filled this far ahead of their frames
+WINDOW = 1 << 16  # readers read a log's new frames this much at a time
 _ZERO = bytes(16)
+_NO_MAGIC = bytes(4)
 _sync = getattr(os, "fdatasync", os.fsync)
 
 
@@ -58,8 +70,16 @@ class Frame:
     data_offset: int
     data_length: int
     uid: Uid | None
-    terms: IndexTerms | None
+    exact: bytes
+    shape: bytes
+    floats: bytes | None  # None: no index terms
     new_ref: bool
+
+    @property
+    def terms(self) -> IndexTerms | None:
+        if self.floats is None:
+            return None
+        return IndexTerms(self.exact, self.shape, np.frombuffer(self.floats, "<f8"))
 
 
 def encode_frame(
@@ -75,6 +95,7 @@ def encode_frame(
     floats = b"" if terms is None else terms.floats.tobytes()
     head = HEADER.pack(
         MAGIC,
+        _ZERO,
         VERSION,
         flags,
         0,
@@ -84,9 +105,8 @@ def encode_frame(
         bytes.fromhex(uid) if uid else _ZERO,
         terms.exact if terms is not None else _ZERO,
         terms.shape if terms is not None else _ZERO,
-        _ZERO,
-    )[:CHECKED]
-    return b"".join([head, digest(head + floats), floats, data])
+    )[CHECKED:]
+    return b"".join([MAGIC, digest(head + floats), head, floats, data])
 
 
 @dataclass
@@ -94,47 +114,67 @@ class Parsed:
     frames: list[Frame]
     end: int  # where the next frame starts (or the bad one)
     bad: bool  # a frame that is complete but damaged stops the parse
+    need: int = 0  # bytes from `end` needed to go on (0: zeros, or bad)
 
 
 def parse_frames(buf: bytes | memoryview, base: int = 0) -> Parsed:
     """Whole frames in `buf` (which starts at file offset `base`).
 
-    Stops before an incomplete frame (being written, or torn by a crash)
-    and at a damaged one (`bad`).
+    Stops at zeros (not written yet), before an incomplete frame (being
+    written, or torn by a crash: also a last frame whose object bytes do not
+    match its id) and at a damaged header (`bad`).
     """
     frames = []
+    view = memoryview(buf)
     pos, size = 0, len(buf)
-    while size - pos >= HEADER.size:
-        fields = HEADER.unpack_from(buf, pos)
-        magic, version, flags, _, n_floats, n_data, oid, uid, exact, shape, check = (
-            fields
+    unpack, header_size = HEADER.unpack_from, HEADER.size
+    while size - pos >= header_size:
+        magic, check, version, flags, _, n_floats, n_data, oid, uid, exact, shape = (
+            unpack(buf, pos)
         )
-        floats_end = pos + HEADER.size + 8 * n_floats
+        floats_end = pos + header_size + 8 * n_floats
         end = floats_end + n_data
         if magic != MAGIC or version != VERSION:
-            return Parsed(frames, base + pos, True)
+            return Parsed(frames, base + pos, magic != _NO_MAGIC)
         if end > size:
-            break
-        head = bytes(buf[pos : pos + CHECKED])
-        floats = bytes(buf[pos + HEADER.size : floats_end])
-        if digest(head + floats) != check:
+            return Parsed(frames, base + pos, False, end - pos)
+        if digest(view[pos + CHECKED : floats_end]) != check:
             return Parsed(frames, base + pos, True)
-        terms = None
+        if flags & HAS_OBJECT and digest(view[floats_end:end]) != oid:
+            following = bytes(view[end : end + 4])
+            if len(following) < 4 or following == _NO_MAGIC:
+                # The last frame: torn, or not all visible yet.
+                need = end - pos + 4 if len(following) < 4 else 0
+                return Parsed(frames, base + pos, False, need)
+        floats = None
         if flags & HAS_INDEX:
-            terms = IndexTerms(exact, shape, np.frombuffer(floats, "<f8"))
+            floats = bytes(view[pos + header_size : floats_end])
         frames.append(
             Frame(
                 base + pos,
-                ObjectId(oid) if flags & HAS_OBJECT else None,
+                _hex(ObjectId, oid) if flags & HAS_OBJECT else None,
                 base + floats_end,
                 n_data,
-                Uid(uid) if flags & HAS_UID else None,
-                terms,
+                _hex(Uid, uid) if flags & HAS_UID else None,
+                exact,
+                shape,
+                floats,
                 bool(flags & NEW_REF),
             )
         )
         pos = end
-    return Parsed(frames, base + pos, False)
+    return Parsed(frames, base + pos, False, header_size)
+
+
+def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        done = os.pwrite(fd, view, offset)
+        view, offset = view[done:], offset + done
+
+
+def _hex(cls: type, raw: bytes):
+    return str.__new__(cls, raw.hex())  # 16 bytes: valid by construction
 
 
 def _base(name: str) -> str | None:
@@ -158,19 +198,24 @@ class LogWriter:
         self._path = ""
         self._ident: tuple[int, int] = (0, 0)
         self._pid = 0
+        self._end = self._size = 0  # end of the frames, and of the zeros
 
     def append(self, frame: bytes, durable: bool = True) -> None:
         """Append `frame` (synced if `durable`); again elsewhere if gc took it."""
         while True:
             if self._fd is None or self._pid != os.getpid():
                 self._open(durable)
+            end = self._end + len(frame)
             try:
-                _write_all(self._fd, frame)
+                if end > self._size:
+                    self._zero_fill(end, durable)
+                _pwrite_all(self._fd, frame, self._end)
                 if durable:
                     _sync(self._fd)
             except BaseException:
                 self.close()  # a partial frame may end this log: start a new one
                 raise
+            self._end = end
             try:
                 status = os.stat(self._path)
                 if (status.st_dev, status.st_ino) == self._ident:
@@ -179,11 +224,20 @@ class LogWriter:
                 pass
             self.close()  # renamed by gc, perhaps before it read our frame
 
+    def _zero_fill(self, end: int, durable: bool) -> None:
+        """Make the log at least `end` bytes long, zeros after the frames."""
+        size = -(-end // CHUNK) * CHUNK
+        _pwrite_all(self._fd, bytes(size - self._size), self._size)
+        if durable:
+            os.fsync(self._fd)
+        self._size = size
+
     def _open(self, durable: bool) -> None:
         self._fd = None  # a log inherited through fork is the parent's
+        self._end = self._size = 0
         name = f"{HOST}-{os.getpid()}-{os.urandom(6).hex()}.log"
         self._path = f"{self.folder}/{name}"
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
         try:
             fd = os.open(self._path, flags, 0o444)
         except FileNotFoundError:
@@ -213,7 +267,7 @@ class LogWriter:
 class _Log:
     name: str  # current file name (.log or .fold)
     read: int = 0  # bytes parsed so far
-    stuck_at: int = -1  # file size at which a damaged frame stopped the parse
+    seen: tuple[int, int] = (-1, -1)  # (size, mtime) when it was last read
 
 
 @dataclass
@@ -252,8 +306,6 @@ class LogView:
         self._fds = {}
 
     def refresh(self) -> None:
-        from .tables import RACY_NS
-
         try:
             mtime = os.stat(self.folder).st_mtime_ns
         except FileNotFoundError:
@@ -284,24 +336,34 @@ class LogView:
         """Read what was appended; False if the log is gone."""
         for name in (log.name, *(base + suffix for suffix in SUFFIXES)):
             try:
-                size = os.stat(f"{self.folder}/{name}").st_size
+                status = os.stat(f"{self.folder}/{name}")
             except FileNotFoundError:
                 continue
             log.name = name  # renamed to .fold by gc: the same file
             break
         else:
             return False
-        if size <= log.read or size == log.stuck_at:
+        # Frames overwrite zeros, so the size may stay: the mtime tells, but
+        # only once it is older than its clock's resolution (Git's racy rule).
+        size, mtime = status.st_size, status.st_mtime_ns
+        if (size, mtime) == log.seen and _now_ns() - mtime > RACY_NS:
             return True
+        log.seen = (size, mtime)
         fd = self._fd(base)
         if fd is None:
             return False
-        parsed = parse_frames(os.pread(fd, size - log.read, log.read), log.read)
-        # A damaged frame may be one not yet fully visible (NFS): try again
-        # when the file changes.
-        log.read, log.stuck_at = parsed.end, size if parsed.bad else -1
-        for frame in parsed.frames:
-            self._add(base, frame)
+        window = WINDOW
+        while log.read < size:
+            buf = os.pread(fd, min(window, size - log.read), log.read)
+            parsed = parse_frames(buf, log.read)
+            for frame in parsed.frames:
+                self._add(base, frame)
+            # A damaged frame may be one not yet all visible (a write in
+            # progress, or NFS): it is read again when the file changes.
+            log.read = parsed.end
+            if not parsed.need or log.read + parsed.need > size:
+                break
+            window = max(WINDOW, parsed.need)
         return True
 
     def _fd(self, base: str) -> int | None:
@@ -320,13 +382,15 @@ class LogView:
             self.objects[frame.oid] = (base, frame.data_offset, frame.data_length)
         if frame.new_ref and frame.uid is not None and frame.oid is not None:
             self.refs[frame.uid] = frame.oid
-        terms = frame.terms
-        if terms is not None and frame.uid is not None:
-            self.exact.setdefault(terms.exact, set()).add(frame.uid)
-            bucket = self.shapes.setdefault(terms.shape, _Bucket())
+        if frame.floats is not None and frame.uid is not None:
+            self.exact.setdefault(frame.exact, set()).add(frame.uid)
+            bucket = self.shapes.get(frame.shape)
+            if bucket is None:
+                bucket = self.shapes[frame.shape] = _Bucket()
             bucket.uids.append(frame.uid)
-            bucket.floats.append(terms.floats.tobytes())
-            bucket.blocks.clear()
+            bucket.floats.append(frame.floats)
+            if bucket.blocks:
+                bucket.blocks.clear()
 
     def read(self, oid: str) -> tuple[bytes, str] | None:
         """An object's bytes from a log, and where they were (None: not here)."""
@@ -368,8 +432,6 @@ class LogView:
 
 
 def _now_ns() -> int:
-    import time
-
     return time.time_ns()
 
 
@@ -393,21 +455,11 @@ def read_logs(paths: list[Path]) -> LogContents:
         parsed = parse_frames(buf)
         view = memoryview(buf)
         for frame in parsed.frames:
-            data = bytes(
-                view[frame.data_offset : frame.data_offset + frame.data_length]
-            )
+            start = frame.data_offset
+            data = bytes(view[start : start + frame.data_length])
             contents.frames.append((path, frame, data))
-        if parsed.bad and not _ends_at_tail(buf, parsed.end):
+        if buf.find(MAGIC, parsed.end + 1) >= 0:  # frames after it
             contents.damaged.append((path, parsed.end))
-        elif parsed.end < len(buf):
-            contents.torn.append((path, parsed.end))
+        elif any(view[parsed.end : parsed.end + CHUNK]):
+            contents.torn.append((path, parsed.end))  # the last one
     return contents
-
-
-def _ends_at_tail(buf: bytes, start: int) -> bool:
-    """Does the frame at `start` claim to reach the end of the file?
-    (a frame torn by a crash: its header written, the rest not)."""
-    if len(buf) - start < HEADER.size:
-        return True
-    fields = HEADER.unpack_from(buf, start)
-    return start + HEADER.size + 8 * fields[4] + fields[5] >= len(buf)

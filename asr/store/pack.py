@@ -214,7 +214,7 @@ def gc(store: DiskStore, repack: bool = False, progress=None) -> GcReport:
     with _gc_lock(store):
         folded = _fold_logs(store, report)
         _pack_objects(store, repack, report, progress, folded.objects)
-        _pack_index(store, report, [(uid, terms) for uid, terms, _f in folded.index])
+        _pack_index(store, report, [frame for _uid, frame in folded.index])
         _merge_packed_refs(store, folded.refs)
         folded.remove()
     store.refresh()
@@ -226,7 +226,7 @@ class _Folded:
     """The usable content of the logs gc took, and the logs to delete after."""
 
     objects: list[tuple[ObjectId, bytes]]
-    index: list[tuple[Uid, IndexTerms, Frame]]
+    index: list[tuple[Uid, Frame]]
     refs: dict[Uid, ObjectId]
     data: dict[ObjectId, bytes]
     paths: list[Path]
@@ -263,8 +263,8 @@ def _fold_logs(store: DiskStore, report: GcReport) -> _Folded:
         if frame.oid is not None and frame.oid not in folded.data:
             folded.data[frame.oid] = data
             folded.objects.append((frame.oid, data))
-        if frame.terms is not None and frame.uid is not None:
-            folded.index.append((frame.uid, frame.terms, frame))
+        if frame.floats is not None and frame.uid is not None:
+            folded.index.append((frame.uid, frame))
         if frame.new_ref and frame.uid is not None and frame.oid is not None:
             folded.refs[frame.uid] = frame.oid
     report.folded_logs = len(folded.paths)
@@ -311,7 +311,7 @@ def _pack_objects(
         return
     new_table = write_pack(store, items)
     report.packed_objects = len(items)
-    store.refresh()
+    store._packs.tables(refresh=True)
     paths = [store._loose(oid) for oid, _data in items[:verified_loose]]  # not corrupt
     report.removed_loose += sum(_in_parallel(remove, paths)) + len(logged)
     _remove_empty_folders({os.path.dirname(path) for path in paths})
@@ -322,9 +322,7 @@ def _pack_objects(
             remove(store.pack_dir / pack_name)
 
 
-def _pack_index(
-    store: DiskStore, report: GcReport, entries: list[tuple[Uid, IndexTerms]]
-) -> None:
+def _pack_index(store: DiskStore, report: GcReport, entries: list[Frame]) -> None:
     """Merge the index segments and the logs' index entries into one segment.
 
     A record revised in place (same uid and shape) may have several float
@@ -341,9 +339,11 @@ def _pack_index(
         seg_exact, seg_shape = segment_entries(table)
         exact.update(seg_exact)
         shape.update({(s, u, v.tobytes()): v for s, u, v in seg_shape})
-    for uid, terms in entries:
-        exact.add((terms.exact, uid))
-        shape[(terms.shape, uid, terms.floats.tobytes())] = terms.floats
+    for frame in entries:
+        exact.add((frame.exact, frame.uid))
+        key = (frame.shape, frame.uid, frame.floats)
+        if key not in shape:
+            shape[key] = np.frombuffer(frame.floats, "<f8")
     segment = index_segment(
         sorted(exact), [(s, u, v) for (s, u, _b), v in shape.items()]
     )
@@ -433,8 +433,9 @@ def rebuild_index(store: DiskStore) -> int:
                 exact.append((terms.exact, uid))
                 shape.append((terms.shape, uid, terms.floats))
         count = len(exact)
-        for uid, terms, frame in folded.index:
+        for uid, frame in folded.index:
             if _pending(uid, frame, heads, folded.data):
+                terms = frame.terms
                 exact.append((terms.exact, uid))
                 shape.append((terms.shape, uid, terms.floats))
         new_path = tables.save(index_segment(exact, shape), store.index_dir / "packed")

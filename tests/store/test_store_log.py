@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from asr.store import DiskStore, IndexTerms, digest, init_store
+from asr.store import DiskStore, IndexTerms, digest, hash_bytes, init_store
 from asr.store.fsck import fsck
 from asr.store.log import encode_frame, parse_frames
 from asr.store.pack import gc
@@ -84,15 +84,15 @@ def test_a_frame_written_into_a_log_being_folded_is_not_lost(tmp_path, monkeypat
     store = init_store(tmp_path)
     store.commit("before")
     (log,) = store.log_paths()
-    real_write = os.write
+    real_pwrite = os.pwrite
 
-    def write_then_gc_renames(fd, data):
-        done = real_write(fd, data)
+    def write_then_gc_renames(fd, data, offset):
+        done = real_pwrite(fd, data, offset)
         if log.exists():
             log.rename(log.with_suffix(".fold"))
         return done
 
-    monkeypatch.setattr(os, "write", write_then_gc_renames)
+    monkeypatch.setattr(os, "pwrite", write_then_gc_renames)
     record = store.commit("during", index=terms("d"))
     monkeypatch.undo()
     os.remove(log.with_suffix(".fold"))  # as if gc read it before our frame
@@ -106,9 +106,12 @@ def test_a_torn_last_frame_is_ignored_and_noted(tmp_path):
     kept = store.commit("kept", index=terms("a"))
     (log,) = store.log_paths()
     os.chmod(log, 0o644)
-    torn = encode_frame(oid="ab" * 16, data=b"x" * 100, uid="cd" * 16, new_ref=True)
-    with open(log, "ab") as f:
-        f.write(torn[:-10])  # killed while appending
+    data = b"x" * 100
+    torn = encode_frame(oid=hash_bytes(data), data=data, uid="cd" * 16, new_ref=True)
+    end = parse_frames(log.read_bytes()).end  # where the zeros start
+    fd = os.open(log, os.O_WRONLY)
+    os.pwrite(fd, torn[:-10], end)  # killed while writing its last bytes
+    os.close(fd)
     fresh = DiskStore(store.root)
     assert dict(fresh.iter_refs()) == {kept.uid: kept.oid}
     report = fsck(fresh)
