@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import os
 import struct
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -199,9 +200,14 @@ class LogWriter:
         self._ident: tuple[int, int] = (0, 0)
         self._pid = 0
         self._end = self._size = 0  # end of the frames, and of the zeros
+        self._lock = threading.Lock()  # threads of one process share the log
 
     def append(self, frame: bytes, durable: bool = True) -> None:
         """Append `frame` (synced if `durable`); again elsewhere if gc took it."""
+        with self._lock:
+            self._append(frame, durable)
+
+    def _append(self, frame: bytes, durable: bool) -> None:
         while True:
             if self._fd is None or self._pid != os.getpid():
                 self._open(durable)
@@ -289,6 +295,7 @@ class LogView:
     def __init__(self, folder: Path):
         self.folder = os.fspath(folder)
         self._mtime: int | None = None
+        self._lock = threading.Lock()
         self._clear()
 
     def _clear(self) -> None:
@@ -306,6 +313,10 @@ class LogView:
         self._fds = {}
 
     def refresh(self) -> None:
+        with self._lock:
+            self._refresh()
+
+    def _refresh(self) -> None:
         try:
             mtime = os.stat(self.folder).st_mtime_ns
         except FileNotFoundError:
