@@ -208,9 +208,15 @@ def _canonical(obj: Any) -> Any:
     raise EncodeError(f"cannot store a value of type {t.__module__}.{t.__qualname__}")
 
 
+# One packer for every call: `msgpack.packb` makes a new one each time, which
+# costs more than packing a small object. `pack` runs in C without calling
+# back into Python, so no other thread can use it meanwhile.
+_packer = msgpack.Packer(use_bin_type=True)
+
+
 def _pack(obj: Any) -> bytes:
     try:
-        return msgpack.packb(obj, use_bin_type=True)
+        return _packer.pack(obj)
     except OverflowError as err:
         raise EncodeError(f"integer too large to store: {err}") from None
 

@@ -11,6 +11,7 @@ Layout (every file is written once, atomically; only refs are replaced)::
     .asr/log/<host>-<pid>-<rand>.log commit logs: one per writing process,
                                      frames of record + index terms + new ref
     .asr/index/packed/<id>.table     packed index segments
+    .asr/trash/<gc run>/             packed loose copies, being removed
     .asr/locks/                      lock files (see files.FileLock)
 
 A loose ref overrides one in a log, which overrides a packed one. Loose

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from . import tables
+from . import tables, trash
 from .disk import DiskStore, index_segment, segment_entries
 from .files import (
     FileLock,
@@ -203,20 +203,27 @@ def _gc_lock(store: DiskStore) -> FileLock:
     return FileLock(store.root / "locks" / "gc.lock", timeout=3600)
 
 
-def gc(store: DiskStore, repack: bool = False, progress=None) -> GcReport:
+def gc(
+    store: DiskStore, repack: bool = False, progress=None, background: bool = True
+) -> GcReport:
     """Pack loose objects and commit logs; safe while others write.
 
     Never deletes a loose copy or a log before what it holds is committed
     in a pack, an index segment and a packed-refs table, and never removes
-    an object: what a ref reaches stays reachable.
+    an object: what a ref reaches stays reachable. Packed loose copies are
+    moved into a trash folder, removed by a detached process (`background`)
+    or before returning.
     """
     report = GcReport()
     with _gc_lock(store):
+        leftover = trash.folders(store.root)  # of earlier runs: all done
+        trash_bin = trash.Trash(store.root)
         folded = _fold_logs(store, report)
-        _pack_objects(store, repack, report, progress, folded.objects)
+        _pack_objects(store, repack, report, progress, folded.objects, trash_bin)
         _pack_index(store, report, [frame for _uid, frame in folded.index])
         _merge_packed_refs(store, folded.refs)
         folded.remove()
+    trash.empty([*leftover, trash_bin.folder], wait=not background)
     store.refresh()
     return report
 
@@ -277,6 +284,7 @@ def _pack_objects(
     report: GcReport,
     progress,
     logged: list[tuple[ObjectId, bytes]],
+    trash_bin: trash.Trash,
 ) -> None:
     items: list[tuple[ObjectId, bytes]] = []
     for oid in store.iter_loose_files():
@@ -313,7 +321,7 @@ def _pack_objects(
     report.packed_objects = len(items)
     store._packs.tables(refresh=True)
     paths = [store._loose(oid) for oid, _data in items[:verified_loose]]  # not corrupt
-    report.removed_loose += sum(_in_parallel(remove, paths)) + len(logged)
+    report.removed_loose += sum(_in_parallel(trash_bin.move, paths)) + len(logged)
     _remove_empty_folders({os.path.dirname(path) for path in paths})
     for name in old_tables:
         if name != new_table.name:
