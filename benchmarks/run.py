@@ -8,8 +8,9 @@
 Every figure in the table is measured in this run, on this machine, side by
 side with what a user might pick instead:
 
-* ASR store: `asr.store.DiskStore` (loose objects fsynced before rename,
-  hash verified on every read; big stores filled with `store.bulk()`);
+* ASR store: `asr.store.DiskStore` (each commit one frame in the writing
+  process's commit log, fdatasynced; hash verified on every read; big
+  stores filled with `store.bulk()`);
 * JSON folder: one JSON file per record, every file read on each lookup
   (what ASR did before the object store). Where scanning would take too
   long (10^6 records) it is measured at a smaller N and scaled linearly, and
@@ -25,8 +26,12 @@ normalised-argument hash.
 
 One store is grown 10^3 -> 10^6 with lookups timed at each size, after it
 came to rest (written back, folders unchanged for 2 s). `gc` runs last: its
-deletions slow file creation on ext4 for a while. The load average before
-the run is printed: other processes on the machine change every figure.
+deletions slow file creation on ext4 for a while. Before it, exact lookups
+are timed among its 10^5 records while they are still unpacked (in commit
+logs); after it, `gc` of 10^5 loose blob files (packed, then moved to a
+trash that a detached process removes) is shown without a target. The
+load average before the run is printed: other processes on the machine
+change every figure.
 
 Everything is written under a temporary folder in /tmp, removed at the end.
 The exit status is 1 when a full run misses a target.
