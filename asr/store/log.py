@@ -5,10 +5,11 @@ is one *frame* appended to the writer's own log, then fdatasynced. That is
 one system call and one sync where a file per object, ref and index entry
 cost three new inodes and a sync of a new file (several times dearer).
 
-A log is zero-filled ahead of its frames, a MiB at a time (and synced), so
-that a frame overwrites blocks that already exist: its sync then writes
-data only, and need not wait for the file system's journal, which every
-other process on the machine shares. Frames end at the first zero header.
+A log is zero-filled ahead of its frames (64 KiB, then doubling up to a MiB
+at a time, and synced), so that a frame overwrites blocks that exist
+already: its sync then writes data only, and need not wait for the file
+system's journal, which every other process on the machine shares. Frames
+end at the first zero header.
 
 Only the process that made a log appends to it, so no two writers ever
 append to one file (which NFS would interleave). Readers read the frames
@@ -55,7 +56,9 @@ HEADER = struct.Struct("<4s16sBBHIQ16s16s16s16s")
 CHECKED = 20  # `check` covers the frame from here to the end of the floats
 HAS_OBJECT, HAS_UID, HAS_INDEX, NEW_REF = 1, 2, 4, 8
 SUFFIXES = (".log", ".fold")  # written to / being folded by gc
-CHUNK = 1 << 20  # logs are zero-filled this far ahead of their frames
+# Logs are zero-filled ahead of their frames, 64 KiB at first (most
+# processes commit a few records), doubling up to 1 MiB at a time.
+FIRST_CHUNK, CHUNK = 1 << 16, 1 << 20
 WINDOW = 1 << 16  # readers read a log's new frames this much at a time
 _ZERO = bytes(16)
 _NO_MAGIC = bytes(4)
@@ -232,7 +235,8 @@ class LogWriter:
 
     def _zero_fill(self, end: int, durable: bool) -> None:
         """Make the log at least `end` bytes long, zeros after the frames."""
-        size = -(-end // CHUNK) * CHUNK
+        step = min(max(self._size, FIRST_CHUNK), CHUNK)
+        size = max(-(-end // FIRST_CHUNK) * FIRST_CHUNK, self._size + step)
         _pwrite_all(self._fd, bytes(size - self._size), self._size)
         if durable:
             os.fsync(self._fd)

@@ -183,3 +183,13 @@ def test_reindex_keeps_entries_of_a_revision_whose_ref_has_not_moved(tmp_path):
     store.reindex()
     store.set_ref(r1.uid, oid, r1.oid, index=False)  # ...or just slow
     assert [r.oid for r in DiskStore(store.root).find(new.exact)] == [oid]
+
+
+def test_logs_grow_from_64_kib(tmp_path):
+    store = init_store(tmp_path)
+    store.commit("small")
+    (log,) = store.log_paths()
+    assert log.stat().st_size == 1 << 16
+    big = store.commit(b"x" * 200_000)  # a frame larger than the next step
+    assert log.stat().st_size >= 200_000 and log.stat().st_size % (1 << 16) == 0
+    assert DiskStore(store.root).head(big.uid).payload == b"x" * 200_000
