@@ -50,6 +50,12 @@ def fsck(ctx: click.Context, repair: bool) -> None:
         if verbose:
             for path in report.tmp_files:
                 out.print(f"  {path}", style="dim", markup=False)
+    if report.torn_logs:
+        out.print(
+            f"{len(report.torn_logs)} commit logs end in a torn frame (harmless:"
+            " a writer was killed while appending)",
+            soft_wrap=True,
+        )
     for line in report.repaired:
         out.print(Text(f"Repaired: {line}", style="green"), soft_wrap=True)
     for error in report.errors:

@@ -162,6 +162,25 @@ class BaseStore(ABC):
         """
         self._set_ref(uid, oid, None)
 
+    def _add_record(
+        self,
+        uid: Uid,
+        oid: ObjectId,
+        data: bytes,
+        index: IndexTerms | None,
+        new_ref: bool,
+    ) -> None:
+        """Store a record object, its index entries and (`new_ref`) its ref.
+
+        In this order, so that a crash leaves at worst an unreferenced object
+        or an index entry without a ref. Backends may do it in one step.
+        """
+        self._add_raw(oid, data)
+        if index is not None:
+            self._index_add(uid, index)
+        if new_ref:
+            self._set_new_ref(uid, oid)
+
     @abstractmethod
     def delete_ref(self, uid: Uid) -> None:
         """Forget a record (its objects stay until pruned)."""
@@ -261,12 +280,8 @@ class BaseStore(ABC):
         uid = Uid.new() if uid is None else uid
         header = _record_header(uid, parent, index)
         oid, data = encode_object("record", header, payload)
-        self._add_raw(oid, data)
-        if index is not None:
-            self._index_add(uid, index)
-        if fresh:
-            self._set_new_ref(uid, oid)
-        else:
+        self._add_record(uid, oid, data, index, new_ref=fresh)
+        if not fresh:
             self._set_ref_or_restore_index(uid, oid, parent)
         return StoredObject(oid, "record", header, payload)
 

@@ -45,7 +45,8 @@ _NUMBERS = frozenset({float, int, bool})
 _F8_NAN_LIKE = re.compile(rb"[\xf0-\xff][\x7f\xff]")
 
 
-_array_prefixes: dict[tuple[str, tuple[int, ...]], bytes] = {}
+# Keyed by the dtype object (hashed faster than its `.str`) and the shape.
+_array_prefixes: dict[tuple[np.dtype, tuple[int, ...]], bytes] = {}
 
 
 def _ext(code: int, data: bytes) -> msgpack.ExtType:
@@ -103,14 +104,15 @@ def _int_then_str(key: int | str) -> tuple[int, int | str]:
 
 def _encode_array(array: np.ndarray) -> msgpack.ExtType:
     dtype = array.dtype
-    prefix = _array_prefixes.get((dtype.str, array.shape))
+    prefix = _array_prefixes.get((dtype, array.shape))
     if prefix is None:
         return _encode_new_array(array)
     # A dtype seen before: valid and little-endian. `prefix` is the packed
     # [dtype, shape] and the header of the data, whose length they fix.
     data = array.tobytes()  # C order, whatever the layout
     if dtype.kind in "fc" and array.size:
-        if dtype.str not in ("<f8", "<c16") or _F8_NAN_LIKE.search(data):
+        # Cached dtypes are little-endian: "d" and "D" are "<f8" and "<c16".
+        if dtype.char not in "dD" or _F8_NAN_LIKE.search(data):
             if np.isnan(array).any():
                 data = _canonical_nans(array).tobytes()
     return _ext(EXT_NDARRAY, prefix + data)
@@ -130,7 +132,7 @@ def _encode_new_array(array: np.ndarray) -> msgpack.ExtType:
                 data = _canonical_nans(array).tobytes()
     payload = msgpack.packb([dtype.str, list(array.shape), data], use_bin_type=True)
     if array.dtype.byteorder != ">" and len(_array_prefixes) < 4096:
-        key = (dtype.str, array.shape)
+        key = (array.dtype, array.shape)
         _array_prefixes[key] = payload[: len(payload) - len(data)]
     return _ext(EXT_NDARRAY, payload)
 
@@ -170,7 +172,8 @@ def _canonical(obj: Any) -> Any:
         for k, v in items:
             if type(k) is not str:
                 break
-            out[k] = v if type(v) in _PLAIN else _canonical(v)
+            tv = type(v)  # plain values and finite floats inline: no call
+            out[k] = v if tv in _PLAIN or (tv is float and v == v) else _canonical(v)
         else:
             if len(out) == len(obj):
                 return out
@@ -205,9 +208,15 @@ def _canonical(obj: Any) -> Any:
     raise EncodeError(f"cannot store a value of type {t.__module__}.{t.__qualname__}")
 
 
+# One packer for every call: `msgpack.packb` makes a new one each time, which
+# costs more than packing a small object. `pack` runs in C without calling
+# back into Python, so no other thread can use it meanwhile.
+_packer = msgpack.Packer(use_bin_type=True)
+
+
 def _pack(obj: Any) -> bytes:
     try:
-        return msgpack.packb(obj, use_bin_type=True)
+        return _packer.pack(obj)
     except OverflowError as err:
         raise EncodeError(f"integer too large to store: {err}") from None
 

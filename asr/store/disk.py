@@ -7,18 +7,19 @@ Layout (every file is written once, atomically; only refs are replaced)::
     .asr/objects/pack/<id>.table     pack index: object id -> offset, length
     .asr/objects/pack/<name>.pack    objects back to back
     .asr/refs/ab/cdef...             uid -> newest revision id (loose)
-    .asr/refs/packed/<id>.table      uid -> revision id (bulk imports)
+    .asr/refs/packed/<id>.table      uid -> revision id (bulk imports, gc)
     .asr/refs/batch/<id>.table       uid -> revision id (refs moved in a batch,
                                      whose loose refs name it: refbatch.py)
-    .asr/index/x/ab/<key><uid>       exact-argument entries (empty files; the
-                                     name is the key's last 30 digits + uid)
-    .asr/index/s/ab/<shape>/<uid>    same-shape entries (the float vector)
+    .asr/log/<host>-<pid>-<rand>.log commit logs: one per writing process,
+                                     frames of record + index terms + new ref
     .asr/index/packed/<id>.table     packed index segments
+    .asr/trash/<gc run>/             packed loose copies, being removed
     .asr/locks/                      lock files (see files.FileLock)
 
-A loose ref overrides a packed one. Loose objects and index entries are
-moved into packs and segments by `gc`, which deletes a loose copy only after
-the pack that holds it is committed (its table renamed into place).
+A loose ref overrides one in a log, which overrides a packed one. Loose
+objects and logs are moved into packs, segments and packed refs by `gc`,
+which deletes a loose copy or a log only after what it holds is committed
+elsewhere (the tables renamed into place).
 """
 
 from __future__ import annotations
@@ -31,16 +32,14 @@ from pathlib import Path
 
 import numpy as np
 
-from . import tables
+from . import log, tables
 from .base import BaseStore
 from .errors import NoStoreError, ObjectNotFoundError, RefConflictError, StoreError
 from .files import (
     FileLock,
-    create_empty,
     is_tmp,
     listdir,
     read_bytes,
-    remove,
     write_atomic,
 )
 from .ids import ObjectId, Uid, digest
@@ -68,8 +67,7 @@ def init_store(folder: str | os.PathLike = ".") -> DiskStore:
     for sub in (
         "objects/pack",
         "refs/packed",
-        "index/x",
-        "index/s",
+        "log",
         "index/packed",
         "locks",
     ):
@@ -113,11 +111,12 @@ class DiskStore(BaseStore):
         self.pack_dir = self.objects_dir / "pack"
         self.refs_dir = self.root / "refs"
         self.index_dir = self.root / "index"
+        self.log_dir = self.root / "log"
         # Hot paths build file names from these strings (pathlib is slow).
         self._objects_str = os.fspath(self.objects_dir)
         self._refs_str = os.fspath(self.refs_dir)
-        self._exact_str = os.fspath(self.index_dir / "x")
-        self._shape_str = os.fspath(self.index_dir / "s")
+        self._log = log.LogView(self.log_dir)
+        self._log_writer = log.LogWriter(self.log_dir)
         self._packs = tables.TableCache(self.pack_dir)
         self._packed_refs = tables.TableCache(self.refs_dir / "packed")
         self._segments = tables.TableCache(self.index_dir / "packed")
@@ -132,6 +131,8 @@ class DiskStore(BaseStore):
         for fd in self._pack_fds.values():
             os.close(fd)
         self._pack_fds.clear()
+        self._log.close()
+        self._log_writer.close()
 
     def __del__(self):
         with contextlib.suppress(Exception):
@@ -140,6 +141,7 @@ class DiskStore(BaseStore):
     def refresh(self) -> None:
         for cache in (self._packs, self._packed_refs, self._segments):
             cache.tables(refresh=True)
+        self._log.refresh()
 
     # -- objects ------------------------------------------------------------
 
@@ -168,8 +170,20 @@ class DiskStore(BaseStore):
         length = int(table.columns["length"][row])
         return os.pread(fd, length, offset), f"pack {name} at {offset}"
 
+    def _add_record(self, uid, oid, data, index, new_ref):
+        # One frame in this process's log: object, index terms and new ref
+        # become visible together, with one sync.
+        frame = log.encode_frame(
+            oid=oid, data=data, uid=uid, terms=index, new_ref=new_ref
+        )
+        self._log_writer.append(frame, durable=self.durable)
+
     def _get_raw(self, oid):
         for refresh in (False, True):
+            with contextlib.suppress(FileNotFoundError):  # folded meanwhile
+                found = self._log.read(oid)
+                if found is not None:
+                    return found
             path = self._loose(oid)
             try:
                 return read_bytes(path), path
@@ -179,18 +193,48 @@ class DiskStore(BaseStore):
             if found is not None:
                 with contextlib.suppress(FileNotFoundError):  # repacked away
                     return self._read_packed(*found)
+            self._log.refresh()
         raise ObjectNotFoundError(f"no object {oid} in {self.root}")
 
     def has(self, oid):
-        return os.path.exists(self._loose(oid)) or self._find_packed(oid) is not None
+        if oid in self._log.objects or os.path.exists(self._loose(oid)):
+            return True
+        if self._find_packed(oid) is not None:
+            return True
+        self._log.refresh()
+        return oid in self._log.objects
 
-    def iter_loose_object_ids(self) -> Iterator[ObjectId]:
+    def locate(self, oid: str) -> tuple[Path, int, int]:
+        """(file, offset, length) of an object's bytes: loose, logged or packed."""
+        self._log.refresh()
+        found = self._log.path_of(oid)
+        if found is not None:
+            return found
+        path = self.loose_path(oid)
+        if path.exists():
+            return path, 0, path.stat().st_size
+        packed = self._find_packed(oid, refresh=True)
+        if packed is None:
+            raise ObjectNotFoundError(f"no object {oid} in {self.root}")
+        table, row = packed
+        offset = int(table.columns["offset"][row])
+        length = int(table.columns["length"][row])
+        return self.pack_dir / table.meta["pack"], offset, length
+
+    def iter_loose_files(self) -> Iterator[ObjectId]:
+        """Objects stored as files of their own (`objects/ab/cdef...`)."""
         for hexid, _path in _walk_fanned(self.objects_dir):
             if len(hexid) == 32:
                 yield ObjectId(hexid)
 
+    def iter_loose_object_ids(self) -> Iterator[ObjectId]:
+        """Objects not yet in a pack: loose files, and objects in logs."""
+        yield from self.iter_loose_files()
+        self._log.refresh()
+        yield from list(self._log.objects)
+
     def iter_object_ids(self) -> Iterator[ObjectId]:
-        seen = set()
+        seen: set[ObjectId] = set()
         for oid in self.iter_loose_object_ids():
             seen.add(oid)
             yield oid
@@ -207,6 +251,8 @@ class DiskStore(BaseStore):
             for name in listdir(self.objects_dir / prefix[:2])
             if name.startswith(prefix[2:]) and len(name) == 30
         }
+        self._log.refresh()
+        found |= {oid for oid in self._log.objects if oid.startswith(prefix)}
         raw = bytes.fromhex(prefix[: len(prefix) // 2 * 2])
         for table in self._packs.tables():
             for row in table.prefix_rows(raw):
@@ -232,7 +278,11 @@ class DiskStore(BaseStore):
         try:
             text = read_bytes(f"{self._refs_str}/{uid[:2]}/{uid[2:]}")
         except FileNotFoundError:
-            return self._packed_ref(uid)
+            found = self._log.refs.get(uid) or self._packed_ref(uid)
+            if found is None:  # perhaps just committed by another process,
+                self._log.refresh()  # or just folded from a log by gc
+                found = self._log.refs.get(uid) or self._packed_ref(uid)
+            return found
         except NotADirectoryError:
             return None
         return self._parse_ref(uid, text)
@@ -264,11 +314,6 @@ class DiskStore(BaseStore):
             raise
         lock.replace(path)
 
-    def _set_new_ref(self, uid, oid):
-        # A uid drawn at random just now: nobody else can be writing its ref.
-        path = f"{self._refs_str}/{uid[:2]}/{uid[2:]}"
-        write_atomic(path, f"{oid}\n".encode(), durable=False)
-
     def _move_refs(self, moves):
         if len({uid for uid, _oid, _expected in moves}) < len(moves):
             return super()._move_refs(moves)  # a uid twice: one by one
@@ -282,10 +327,13 @@ class DiskStore(BaseStore):
             stale_after=60,
             heartbeat=None,
         ):
-            if self._packed_ref(uid) is not None:
+            # A tombstone hides a ref in a log or a packed table.
+            self._log.refresh()
+            if uid in self._log.refs or self._packed_ref(uid) is not None:
                 write_atomic(path, TOMBSTONE, durable=False)
             else:
-                remove(path)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
 
     def iter_refs(self) -> Iterator[tuple[Uid, ObjectId]]:
         loose = {}
@@ -299,6 +347,11 @@ class DiskStore(BaseStore):
             if oid is not None:
                 yield Uid(uid), oid
         seen = set(loose)
+        self._log.refresh()
+        for uid, oid in sorted(self._log.refs.items()):
+            if uid not in seen:
+                seen.add(uid)
+                yield uid, oid
         for table in reversed(self._packed_refs.tables()):
             uids = table.keys.tobytes()  # 16 bytes a row, zeros kept
             oids = table.columns["oid"].tobytes()
@@ -314,6 +367,8 @@ class DiskStore(BaseStore):
             for name in listdir(self.refs_dir / prefix[:2])
             if name.startswith(prefix[2:]) and len(name) == 30
         }
+        self._log.refresh()
+        found |= {uid for uid in self._log.refs if uid.startswith(prefix)}
         raw = bytes.fromhex(prefix[: len(prefix) // 2 * 2])
         for table in self._packed_refs.tables():
             for row in table.prefix_rows(raw):
@@ -324,53 +379,26 @@ class DiskStore(BaseStore):
 
     # -- index --------------------------------------------------------------
 
-    def _shape_dir(self, shape: bytes) -> Path:
-        return _fan(self.index_dir / "s", shape.hex())
-
     def _index_add(self, uid, terms):
-        shape, exact = terms.shape.hex(), terms.exact.hex()
-        shape_entry = f"{self._shape_str}/{shape[:2]}/{shape[2:]}/{uid}"
-        floats = terms.floats.tobytes()
-        try:
-            current = read_bytes(shape_entry)
-        except FileNotFoundError:
-            current = None
-        if current != floats:  # new, or a new revision's floats
-            write_atomic(shape_entry, floats, durable=False)
-        # One flat name per entry (no folder per key to make, list and
-        # remove), and a hard link to the shape entry: only the name is ever
-        # read, and a link costs no inode (making inodes is the dear part of
-        # a commit). Without the shape entry (gc took it), an empty file.
-        exact_entry = f"{self._exact_str}/{exact[:2]}/{exact[2:]}{uid}"
-        try:
-            os.link(shape_entry, exact_entry)
-        except FileExistsError:
-            pass
-        except OSError:  # no shape entry or folder, or no hard links here
-            create_empty(exact_entry)
+        # Derived data, but it must be visible (on NFS: flushed) before the
+        # ref moves: synced like a commit.
+        frame = log.encode_frame(uid=uid, terms=terms)
+        self._log_writer.append(frame, durable=self.durable)
 
     def _index_exact(self, key):
-        hexkey = key.hex()
-        rest = hexkey[2:]
-        found = {
-            Uid(name[30:])
-            for name in listdir(f"{self._exact_str}/{hexkey[:2]}")
-            if len(name) == 62 and name.startswith(rest)
-        }
+        self._log.refresh()
+        found = set(self._log.exact.get(key, ()))
         for table, row in self._segments.find(key):
             found.add(Uid(table.columns["uid"][row].tobytes()))
         return found
 
     def _index_shape(self, shape):
+        self._log.refresh()
         uids: list[Uid] = []
         vectors: list[np.ndarray] = []
-        folder = self._shape_dir(shape)
-        for name in listdir(folder):
-            if is_tmp(name):
-                continue
-            with contextlib.suppress(FileNotFoundError):
-                vectors.append(np.frombuffer(read_bytes(folder / name), "<f8"))
-                uids.append(Uid(name))
+        for uid, floats in self._log.shape_entries(shape):
+            uids.append(uid)
+            vectors.append(floats)
         for table in self._segments.tables():
             segment_uids, segment_vectors = _segment_shape_rows(table, shape)
             uids += segment_uids
@@ -378,37 +406,18 @@ class DiskStore(BaseStore):
         return uids, vectors
 
     def _shape_blocks(self, shape, length):
-        hexshape = shape.hex()
-        folder = f"{self._shape_str}/{hexshape[:2]}/{hexshape[2:]}"
-        uids: list[Uid] = []
-        vectors: list[bytes] = []
-        for name in listdir(folder):
-            if is_tmp(name):
-                continue
-            try:
-                data = read_bytes(f"{folder}/{name}")
-            except FileNotFoundError:
-                continue
-            if len(data) == 8 * length:
-                uids.append(Uid(name))
-                vectors.append(data)
-        if uids:
-            matrix = np.frombuffer(b"".join(vectors), "<f8")
-            yield uids, matrix.reshape(len(uids), length)
+        self._log.refresh()
+        block = self._log.shape_block(shape, length)
+        if block is not None:
+            yield block
         for table in self._segments.tables():
             block = _segment_shape_block(table, shape, length)
             if block is not None:
                 yield block
 
-    def iter_loose_index(self) -> Iterator[tuple[str, bytes, Uid, str]]:
-        """(kind 'x' or 's', key, uid, path) of every loose index entry."""
-        for hexid, path in _walk_fanned(self.index_dir / "x"):
-            if len(hexid) == 64:  # key + uid
-                yield "x", bytes.fromhex(hexid[:32]), Uid(hexid[32:]), path
-        for hexkey, folder in _walk_fanned(self.index_dir / "s"):
-            for name in listdir(folder):
-                if not is_tmp(name) and len(name) == 32:
-                    yield "s", bytes.fromhex(hexkey), Uid(name), f"{folder}/{name}"
+    def log_paths(self) -> list[Path]:
+        """The commit logs, being written or being folded by gc."""
+        return log.log_paths(self.log_dir)
 
     def reindex(self) -> int:
         from .pack import rebuild_index

@@ -3,8 +3,9 @@
 Errors (exit non-zero): corrupt objects or tables, refs that point at missing
 or wrong objects, revision chains with a missing parent. Notes (exit zero):
 unreachable objects (a writer killed between object and ref), stale index
-entries, temporary files of killed writers. `repair=True` removes those temp
-files and rebuilds the index.
+entries, temporary files of killed writers, frames torn off the end of a
+commit log (a writer killed while appending: never acknowledged).
+`repair=True` removes those temp files and rebuilds the index.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .disk import DiskStore
 from .errors import DecodeError, ObjectNotFoundError, StoreError
 from .files import is_tmp, read_bytes
 from .ids import ObjectId, hash_bytes
+from .log import read_logs
 from .objects import decode_object
 from .pack import PACK_MAGIC, rebuild_index, remove_tmp_files, tmp_files
 
@@ -33,6 +35,7 @@ class FsckReport:
     errors: list[str] = field(default_factory=list)
     unreachable: list[ObjectId] = field(default_factory=list)
     tmp_files: list[Path] = field(default_factory=list)
+    torn_logs: list[Path] = field(default_factory=list)
     repaired: list[str] = field(default_factory=list)
 
     @property
@@ -78,10 +81,20 @@ def fsck(
             if refs:
                 references[oid] = refs
 
-    for oid in store.iter_loose_object_ids():
+    for oid in store.iter_loose_files():
         path = store.loose_path(oid)
         with contextlib.suppress(FileNotFoundError):
             check(oid, read_bytes(path), str(path))
+
+    logs = read_logs(store.log_paths())
+    for path, frame, data in logs.frames:
+        if frame.oid is not None:
+            check(frame.oid, data, f"log {path} at {frame.data_offset}")
+    for path, offset in logs.damaged:
+        report.errors.append(
+            f"damaged frame in commit log {path} at {offset}: the rest is unread"
+        )
+    report.torn_logs = [path for path, _offset in logs.torn]
 
     for name in sorted(os.listdir(store.pack_dir)):
         path = store.pack_dir / name

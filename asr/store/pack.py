@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,20 +18,25 @@ from typing import Any
 
 import numpy as np
 
-from . import tables
+from . import tables, trash
 from .disk import DiskStore, index_segment, segment_entries
 from .files import (
     FileLock,
-    _tmp_name,
     is_tmp,
     read_bytes,
-    read_file,
     remove,
     tmp_is_orphan,
     write_atomic,
 )
 from .ids import ObjectId, Uid, digest, hash_bytes
-from .objects import IndexTerms, StoredObject, encode_object, record_header
+from .log import Frame, read_logs
+from .objects import (
+    IndexTerms,
+    StoredObject,
+    decode_object,
+    encode_object,
+    record_header,
+)
 
 PACK_MAGIC = b"ASRPACK1\n"
 
@@ -166,8 +170,6 @@ class BulkWriter:
         data = self._objects.get(oid)
         if data is None:
             return self.store.get(oid)
-        from .objects import decode_object
-
         return decode_object(oid, data)
 
     def flush(self) -> None:
@@ -189,36 +191,103 @@ class BulkWriter:
 @dataclass
 class GcReport:
     packed_objects: int = 0
-    removed_loose: int = 0
+    removed_loose: int = 0  # loose files removed, and objects of folded logs
     packs_merged: int = 0
     index_entries: int = 0
     skipped_corrupt: int = 0
     removed_tmp: int = 0
+    folded_logs: int = 0
 
 
 def _gc_lock(store: DiskStore) -> FileLock:
     return FileLock(store.root / "locks" / "gc.lock", timeout=3600)
 
 
-def gc(store: DiskStore, repack: bool = False, progress=None) -> GcReport:
-    """Pack loose objects and index entries; safe while others write.
+def gc(
+    store: DiskStore, repack: bool = False, progress=None, background: bool = True
+) -> GcReport:
+    """Pack loose objects and commit logs; safe while others write.
 
-    Never deletes a loose copy before the pack holding it is committed, and
-    never removes an object: what a ref reaches stays reachable.
+    Never deletes a loose copy or a log before what it holds is committed
+    in a pack, an index segment and a packed-refs table, and never removes
+    an object: what a ref reaches stays reachable. Packed loose copies are
+    moved into a trash folder, removed by a detached process (`background`)
+    or before returning.
     """
     report = GcReport()
     with _gc_lock(store):
-        _pack_objects(store, repack, report, progress)
-        _pack_index(store, report)
-        _merge_packed_refs(store)
+        leftover = trash.folders(store.root)  # of earlier runs: all done
+        trash_bin = trash.Trash(store.root)
+        folded = _fold_logs(store, report)
+        _pack_objects(store, repack, report, progress, folded.objects, trash_bin)
+        _pack_index(store, report, [frame for _uid, frame in folded.index])
+        _merge_packed_refs(store, folded.refs)
+        folded.remove()
+    trash.empty([*leftover, trash_bin.folder], wait=not background)
     store.refresh()
     return report
 
 
-def _pack_objects(store: DiskStore, repack: bool, report: GcReport, progress) -> None:
-    loose = list(store.iter_loose_object_ids())
+@dataclass
+class _Folded:
+    """The usable content of the logs gc took, and the logs to delete after."""
+
+    objects: list[tuple[ObjectId, bytes]]
+    index: list[tuple[Uid, Frame]]
+    refs: dict[Uid, ObjectId]
+    data: dict[ObjectId, bytes]
+    paths: list[Path]
+
+    def remove(self) -> None:
+        for path in self.paths:
+            remove(path)
+
+
+def _fold_logs(store: DiskStore, report: GcReport) -> _Folded:
+    """Take every log (rename it to `.fold`, which tells its writer to start
+    a new one) and read what it holds. A log with a damaged frame or object
+    is left alone, for fsck to report."""
+    taken = []
+    for path in store.log_paths():
+        if path.suffix == ".log":
+            target = path.with_suffix(".fold")
+            try:
+                os.rename(path, target)
+            except FileNotFoundError:
+                continue
+            path = target
+        taken.append(path)
+    contents = read_logs(taken)
+    bad = {path for path, _offset in contents.damaged}
+    for path, frame, data in contents.frames:
+        if frame.oid is not None and hash_bytes(data) != frame.oid:
+            bad.add(path)
+            report.skipped_corrupt += 1
+    folded = _Folded([], [], {}, {}, [p for p in taken if p not in bad])
+    for path, frame, data in contents.frames:
+        if path in bad:
+            continue
+        if frame.oid is not None and frame.oid not in folded.data:
+            folded.data[frame.oid] = data
+            folded.objects.append((frame.oid, data))
+        if frame.floats is not None and frame.uid is not None:
+            folded.index.append((frame.uid, frame))
+        if frame.new_ref and frame.uid is not None and frame.oid is not None:
+            folded.refs[frame.uid] = frame.oid
+    report.folded_logs = len(folded.paths)
+    return folded
+
+
+def _pack_objects(
+    store: DiskStore,
+    repack: bool,
+    report: GcReport,
+    progress,
+    logged: list[tuple[ObjectId, bytes]],
+    trash_bin: trash.Trash,
+) -> None:
     items: list[tuple[ObjectId, bytes]] = []
-    for oid in loose:
+    for oid in store.iter_loose_files():
         try:
             data = read_bytes(store._loose(oid))
         except FileNotFoundError:
@@ -230,9 +299,15 @@ def _pack_objects(store: DiskStore, repack: bool, report: GcReport, progress) ->
         if progress:
             progress()
     verified_loose = len(items)
+    seen = {oid for oid, _ in items}
+    for oid, data in logged:
+        if oid not in seen:
+            seen.add(oid)
+            items.append((oid, data))
+        if progress:
+            progress()
     old_tables = store._packs.names() if repack else []
     if repack:
-        seen = {oid for oid, _ in items}
         for table in store._packs.tables():
             for row in range(len(table)):
                 oid = ObjectId(table.key(row))
@@ -244,9 +319,9 @@ def _pack_objects(store: DiskStore, repack: bool, report: GcReport, progress) ->
         return
     new_table = write_pack(store, items)
     report.packed_objects = len(items)
-    store.refresh()
+    store._packs.tables(refresh=True)
     paths = [store._loose(oid) for oid, _data in items[:verified_loose]]  # not corrupt
-    report.removed_loose += sum(_in_parallel(remove, paths))
+    report.removed_loose += sum(_in_parallel(trash_bin.move, paths)) + len(logged)
     _remove_empty_folders({os.path.dirname(path) for path in paths})
     for name in old_tables:
         if name != new_table.name:
@@ -255,54 +330,40 @@ def _pack_objects(store: DiskStore, repack: bool, report: GcReport, progress) ->
             remove(store.pack_dir / pack_name)
 
 
-def _pack_index(store: DiskStore, report: GcReport) -> None:
-    loose = list(store.iter_loose_index())
+def _pack_index(store: DiskStore, report: GcReport, entries: list[Frame]) -> None:
+    """Merge the index segments and the logs' index entries into one segment.
+
+    A record revised in place (same uid and shape) may have several float
+    vectors: all are kept, lookups check each candidate against its head,
+    and `reindex` drops the stale ones.
+    """
     old = store._segments.names()
-    if not loose and len(old) <= 1:
+    if not entries and len(old) <= 1:
         return
     exact: set[tuple[bytes, Uid]] = set()
-    shape: dict[tuple[bytes, Uid], np.ndarray] = {}
+    shape: dict[tuple[bytes, Uid, bytes], np.ndarray] = {}
     for name in old:
         table = tables.load(store.index_dir / "packed" / name)
         seg_exact, seg_shape = segment_entries(table)
         exact.update(seg_exact)
-        shape.update({(s, u): v for s, u, v in seg_shape})
-    read: dict[str, tuple[bytes, tuple]] = {}  # path -> (content, identity)
-    for kind, key, uid, path in loose:
-        if kind == "x":
-            exact.add((key, uid))
-        else:
-            with contextlib.suppress(FileNotFoundError):
-                data, status = read_file(path)
-                read[path] = (data, _identity(status))
-                shape[(key, uid)] = np.frombuffer(data, "<f8")
-    segment = index_segment(sorted(exact), [(s, u, v) for (s, u), v in shape.items()])
+        shape.update({(s, u, v.tobytes()): v for s, u, v in seg_shape})
+    for frame in entries:
+        exact.add((frame.exact, frame.uid))
+        key = (frame.shape, frame.uid, frame.floats)
+        if key not in shape:
+            shape[key] = np.frombuffer(frame.floats, "<f8")
+    segment = index_segment(
+        sorted(exact), [(s, u, v) for (s, u, _b), v in shape.items()]
+    )
     new_path = tables.save(segment, store.index_dir / "packed")
     report.index_entries = len(exact) + len(shape)
-    _remove_index(store, old, new_path, [path for *_, path in loose], read)
+    _remove_segments(store, old, new_path)
 
 
-def _remove_index(
-    store: DiskStore,
-    old: list[str],
-    keep: Path,
-    paths: list[str],
-    packed: dict[str, tuple[bytes, tuple]] | None = None,
-):
-    """Remove old segments and loose entries; `packed` has what was packed
-    of entries a writer may replace meanwhile (a new revision's floats)."""
+def _remove_segments(store: DiskStore, old: list[str], keep: Path) -> None:
     for name in old:
         if name != keep.name:
             remove(store.index_dir / "packed" / name)
-
-    def remove_entry(path: str) -> None:
-        if packed is not None and path in packed:
-            _remove_if_unchanged(path, *packed[path])
-        else:
-            remove(path)
-
-    _in_parallel(remove_entry, paths)
-    _remove_empty_folders({os.path.dirname(path) for path in paths})
 
 
 def _in_parallel(function: Callable[[Any], Any], items: list, threads: int = 16):
@@ -324,9 +385,9 @@ def _in_parallel(function: Callable[[Any], Any], items: list, threads: int = 16)
 def _remove_empty_folders(folders: set[str]) -> None:
     """Remove the folders that are empty now, once each (after all entries).
 
-    Fan-out folders (`objects/ab`, `index/x/ab`) stay: there are at most 256
-    of each, writers would make them again, and removing a folder that held
-    many entries frees its blocks, which can wait for the disk.
+    Fan-out folders (`objects/ab`) stay: there are at most 256 of them,
+    writers would make them again, and removing a folder that held many
+    entries frees its blocks, which can wait for the disk.
     """
     for folder in folders:
         if len(os.path.basename(folder)) == 2:
@@ -335,32 +396,11 @@ def _remove_empty_folders(folders: set[str]) -> None:
             os.rmdir(folder)  # fails (harmlessly) while not empty
 
 
-def _identity(status: os.stat_result) -> tuple:
-    return (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
-
-
-def _remove_if_unchanged(path: str, data: bytes, identity: tuple = ()) -> None:
-    """Remove `path` unless it no longer holds `data`: move it aside first,
-    so a writer's replacement between our check and the removal is kept.
-
-    A writer replaces an entry with a new file (a new inode, by rename), so
-    the very file read before (same inode, size and mtime) needs no reading.
-    """
-    aside = _tmp_name(path)
-    try:
-        os.rename(path, aside)
-    except FileNotFoundError:
-        return
-    with contextlib.suppress(OSError):  # exists: an even newer one is there
-        if _identity(os.stat(aside)) != identity and read_bytes(aside) != data:
-            os.link(aside, path)
-    remove(aside)
-
-
-def _merge_packed_refs(store: DiskStore) -> None:
+def _merge_packed_refs(store: DiskStore, logged: dict[Uid, ObjectId]) -> None:
+    """One packed-refs table from all of them and the logs' new refs."""
     folder = store.refs_dir / "packed"
     old = store._packed_refs.names()
-    if len(old) <= 1:
+    if not logged and len(old) <= 1:
         return
     refs: dict[Uid, ObjectId] = {}
     for name in old:
@@ -369,33 +409,29 @@ def _merge_packed_refs(store: DiskStore) -> None:
             refs.setdefault(
                 Uid(table.key(row)), ObjectId(table.columns["oid"][row].tobytes())
             )
+    for uid, oid in logged.items():
+        refs.setdefault(uid, oid)  # new uids: nothing to override
     new_path = write_packed_refs(store, refs)
     for name in old:
         if new_path is None or name != new_path.name:
             remove(folder / name)
 
 
-# An index entry not matching its record's head and older than this is stale
-# (a writer moves its ref within moments of writing its entries).
-STALE_ENTRY_AGE = 600.0
-
-
-def _older_than(path: Path | str, seconds: float) -> bool:
-    try:
-        return time.time() - os.stat(path).st_mtime > seconds
-    except FileNotFoundError:
-        return False
-
-
 def rebuild_index(store: DiskStore) -> int:
     """Rebuild the index from refs and head objects (`asr cache reindex`).
 
-    Writers may move refs meanwhile. A loose entry is deleted only if the new
-    segment holds the same entry, so entries of a revision whose ref has not
-    moved yet survive; heads that moved while we read are indexed again.
+    The logs are folded first (objects into a pack, new refs into the
+    packed refs), so that their index entries can be dropped. Writers may
+    move refs meanwhile: an entry of a revision whose ref has not moved yet
+    (its parent is the head) is kept, and heads that moved while we read are
+    indexed again.
     """
     with _gc_lock(store):
-        loose = list(store.iter_loose_index())
+        report = GcReport()
+        folded = _fold_logs(store, report)
+        write_pack(store, folded.objects)
+        _merge_packed_refs(store, folded.refs)
+        store.refresh()
         old = store._segments.names()
         exact, shape, heads = [], [], {}
         for uid, oid in store.iter_refs():
@@ -404,13 +440,15 @@ def rebuild_index(store: DiskStore) -> int:
             if terms is not None:
                 exact.append((terms.exact, uid))
                 shape.append((terms.shape, uid, terms.floats))
+        count = len(exact)
+        for uid, frame in folded.index:
+            if _pending(uid, frame, heads, folded.data):
+                terms = frame.terms
+                exact.append((terms.exact, uid))
+                shape.append((terms.shape, uid, terms.floats))
         new_path = tables.save(index_segment(exact, shape), store.index_dir / "packed")
-        included = {("x", key, uid) for key, uid in exact}
-        included |= {("s", key, uid) for key, uid, _floats in shape}
-        indexed = [
-            path for kind, key, uid, path in loose if (kind, key, uid) in included
-        ]
-        _remove_index(store, old, new_path, indexed)
+        _remove_segments(store, old, new_path)
+        folded.remove()
         store.refresh()
         for uid, oid in heads.items():
             now = store.get_ref(uid)
@@ -418,7 +456,17 @@ def rebuild_index(store: DiskStore) -> int:
                 terms = store.get(now).index
                 if terms is not None:
                     store._index_add(uid, terms)
-    return len(exact)
+    return count
+
+
+def _pending(uid: Uid, frame: Frame, heads: dict, data: dict) -> bool:
+    """Is this logged entry of a revision whose ref has not moved yet?"""
+    head = heads.get(uid)
+    if frame.oid is None:  # from `index_add`: before a new record's ref
+        return head is None
+    if frame.oid == head or frame.oid not in data:
+        return False
+    return decode_object(frame.oid, data[frame.oid]).parent == head
 
 
 def remove_tmp_files(store: DiskStore) -> list[Path]:

@@ -68,9 +68,11 @@ class Backend:
             self.store._exact.clear()
             self.store._shape.clear()
             return
-        for sub in ("x", "s", "packed"):
-            shutil.rmtree(self.root / "index" / sub)
-            (self.root / "index" / sub).mkdir()
+        # Commit logs carry index entries along with objects and refs: fold
+        # them into packs first, then lose the index segments.
+        gc(self.store)
+        shutil.rmtree(self.root / "index" / "packed")
+        (self.root / "index" / "packed").mkdir()
         self.store = DiskStore(self.root)
 
 

@@ -33,17 +33,10 @@ def filled(tmp_path):
 def test_flipped_byte_is_found(filled, layout, target):
     store, oids, uid, other = filled
     oid = oids[target]
-    if layout == "loose":
-        path = store.loose_path(oid)
-        length = path.stat().st_size
-        offset = 0
-    else:
+    if layout == "packed":
         gc(store)
         store = DiskStore(store.root)
-        table, row = store._find_packed(oid)
-        path = store.pack_dir / table.meta["pack"]
-        offset = int(table.columns["offset"][row])
-        length = int(table.columns["length"][row])
+    path, offset, length = store.locate(oid)  # loose: a file, or in a commit log
     assert store.get(oid).oid == oid
     flip_byte(path, offset + length // 2)
     with open(path, "rb") as f:
@@ -102,6 +95,8 @@ def test_missing_objects_are_errors(filled):
     report = fsck(store)
     assert not report.ok
     assert any(oids["blob"] in e and "missing" in e for e in report.errors)
-    os.remove(store.loose_path(oids["record"]))
+    missing = hash_bytes(b"never stored")
+    store._ref_path(uid).parent.mkdir(exist_ok=True)
+    store._ref_path(uid).write_text(f"{missing}\n")  # a ref to a missing object
     report = fsck(store)
     assert any(f"ref {uid}" in e and "missing" in e for e in report.errors)

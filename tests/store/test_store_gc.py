@@ -74,3 +74,42 @@ def test_gc_twice_and_repack(tmp_path, repack):
         assert fresh.head(record.uid).payload == i
         assert [r.uid for r in fresh.find(terms(f"{i}", [i]).exact)] == [record.uid]
     assert fsck(fresh).ok
+
+
+def test_packed_loose_copies_go_to_a_trash_removed_later(tmp_path, monkeypatch):
+    """gc moves packed loose files aside; a trash left by a crash is harmless
+    and removed by the next gc."""
+    from asr.store import trash
+
+    store = init_store(tmp_path)
+    blobs = [store.put_blob(f"blob {i}".encode()) for i in range(5)]
+    monkeypatch.setattr(trash, "empty", lambda paths, wait=False: None)  # "crash"
+    gc(store)
+    monkeypatch.undo()
+    (left,) = trash.folders(store.root)
+    assert len(os.listdir(left)) == 5
+    assert list(store.iter_loose_files()) == []
+    fresh = DiskStore(store.root)
+    assert [fresh.get_blob(b) for b in blobs] == [
+        f"blob {i}".encode() for i in range(5)
+    ]
+    report = fsck(fresh)
+    assert report.ok and report.objects == 5 and report.tmp_files == []
+    gc(fresh, background=False)
+    assert trash.folders(store.root) == []
+    assert DiskStore(store.root).get_blob(blobs[0]) == b"blob 0"
+
+
+def test_gc_in_the_background_empties_the_trash(tmp_path):
+    import time
+
+    from asr.store import trash
+
+    store = init_store(tmp_path)
+    store.put_blob(b"loose")
+    gc(store)
+    for _ in range(200):  # a detached process removes it
+        if not trash.folders(store.root):
+            break
+        time.sleep(0.05)
+    assert trash.folders(store.root) == []
