@@ -43,8 +43,7 @@ TINY_GPAW = {
     "mode": {"name": "pw", "ecut": 200},
     "kpts": {"density": 1.5, "gamma": True},
     "occupations": {"name": "fermi-dirac", "width": 0.1},
-    "nbands": "200%",
-    "convergence": {"bands": -2},  # all but the top two: never too few
+    "convergence": {"bands": "CBM+1.0"},  # of the 300 % bands
 }
 TINY_FORCES = {
     **{k: v for k, v in TINY_GPAW.items() if k not in ("nbands", "convergence")},
