@@ -34,11 +34,16 @@ reads report its object as corrupt) and on every read.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import struct
+import subprocess
+import sys
 import threading
 import time
+import weakref
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,7 +60,14 @@ VERSION = 1
 HEADER = struct.Struct("<4s16sBBHIQ16s16s16s16s")
 CHECKED = 20  # `check` covers the frame from here to the end of the floats
 HAS_OBJECT, HAS_UID, HAS_INDEX, NEW_REF = 1, 2, 4, 8
-SUFFIXES = (".log", ".fold")  # written to / being folded by gc
+# Written to; closed by its writer (never written again); being folded by gc.
+SUFFIXES = (".log", ".sealed", ".fold")
+SEALED = ".sealed"
+MAX_OPEN = 64  # file descriptors a reader keeps open (logs may be thousands)
+# A writer that starts a log while this many lie in the folder starts a
+# `gc` in the background (as Git's auto gc): readers look at every unsealed
+# log on each lookup and at every log once, so logs must not pile up.
+AUTO_GC_LOGS = int(os.environ.get("ASR_AUTO_GC_LOGS", "256"))
 # Logs are zero-filled ahead of their frames, 64 KiB at first (most
 # processes commit a few records), doubling up to 1 MiB at a time.
 FIRST_CHUNK, CHUNK = 1 << 16, 1 << 20
@@ -204,6 +216,7 @@ class LogWriter:
         self._pid = 0
         self._end = self._size = 0  # end of the frames, and of the zeros
         self._lock = threading.Lock()  # threads of one process share the log
+        atexit.register(_close_at_exit, weakref.ref(self))
 
     def append(self, frame: bytes, durable: bool = True) -> None:
         """Append `frame` (synced if `durable`); again elsewhere if gc took it."""
@@ -222,7 +235,7 @@ class LogWriter:
                 if durable:
                     _sync(self._fd)
             except BaseException:
-                self.close()  # a partial frame may end this log: start a new one
+                self._close()  # a partial frame may end this log: start a new one
                 raise
             self._end = end
             try:
@@ -231,7 +244,7 @@ class LogWriter:
                     return
             except FileNotFoundError:
                 pass
-            self.close()  # renamed by gc, perhaps before it read our frame
+            self._close(seal=False)  # renamed by gc, perhaps before it read our frame
 
     def _zero_fill(self, end: int, durable: bool) -> None:
         """Make the log at least `end` bytes long, zeros after the frames."""
@@ -265,19 +278,50 @@ class LogWriter:
             (status.st_dev, status.st_ino),
             os.getpid(),
         )
+        if len(listdir(self.folder)) > AUTO_GC_LOGS:
+            start_auto_gc(Path(self.folder).parent)
 
     def close(self) -> None:
+        """Seal the log: readers then read it once and never look again."""
+        with self._lock:
+            self._close()
+
+    def _close(self, seal: bool = True) -> None:
         if self._fd is not None and self._pid == os.getpid():
             with contextlib.suppress(OSError):
                 os.close(self._fd)
+            if seal:  # gc may have taken it (renamed to .fold): then no matter
+                with contextlib.suppress(OSError):
+                    os.rename(self._path, self._path[: -len(".log")] + SEALED)
         self._fd = None
+
+
+def _close_at_exit(writer: weakref.ref) -> None:
+    alive = writer()
+    if alive is not None:
+        alive.close()
+
+
+def start_auto_gc(root: Path) -> None:
+    """Start `python -m asr.store.autogc ROOT`, detached (it may outlive us)."""
+    if os.environ.get("ASR_AUTO_GC", "1") == "0":
+        return
+    with contextlib.suppress(OSError):
+        subprocess.Popen(
+            [sys.executable, "-m", "asr.store.autogc", os.fspath(root)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
 
 @dataclass
 class _Log:
-    name: str  # current file name (.log or .fold)
+    name: str  # current file name (.log, .sealed or .fold)
     read: int = 0  # bytes parsed so far
     seen: tuple[int, int] = (-1, -1)  # (size, mtime) when it was last read
+    complete: bool = False  # sealed and read: never changes again
 
 
 @dataclass
@@ -308,13 +352,13 @@ class LogView:
         self.refs: dict[Uid, ObjectId] = {}
         self.exact: dict[bytes, set[Uid]] = {}
         self.shapes: dict[bytes, _Bucket] = {}
-        self._fds: dict[str, int] = {}
+        self._fds: OrderedDict[str, int] = OrderedDict()  # the recently used
 
     def close(self) -> None:
         for fd in self._fds.values():
             with contextlib.suppress(OSError):
                 os.close(fd)
-        self._fds = {}
+        self._fds = OrderedDict()
 
     def refresh(self) -> None:
         with self._lock:
@@ -349,12 +393,20 @@ class LogView:
 
     def _read_more(self, base: str, log: _Log) -> bool:
         """Read what was appended; False if the log is gone."""
+        if log.complete:  # gc deleting it changes the folder: `_relist` sees
+            return True
         for name in (log.name, *(base + suffix for suffix in SUFFIXES)):
             try:
                 status = os.stat(f"{self.folder}/{name}")
             except FileNotFoundError:
                 continue
-            log.name = name  # renamed to .fold by gc: the same file
+            if name.endswith(SEALED) and not log.name.endswith(SEALED):
+                # Open it again: on NFS, opening is what shows a file's
+                # last writes (close-to-open consistency).
+                fd = self._fds.pop(base, None)
+                if fd is not None:
+                    os.close(fd)
+            log.name = name  # sealed by its writer, or .fold by gc: same file
             break
         else:
             return False
@@ -379,17 +431,23 @@ class LogView:
             if not parsed.need or log.read + parsed.need > size:
                 break
             window = max(WINDOW, parsed.need)
+        log.complete = log.name.endswith(SEALED)
         return True
 
     def _fd(self, base: str) -> int | None:
         fd = self._fds.get(base)
-        if fd is None:
-            for suffix in SUFFIXES:
-                with contextlib.suppress(FileNotFoundError):
-                    fd = self._fds[base] = os.open(
-                        f"{self.folder}/{base}{suffix}", os.O_RDONLY
-                    )
-                    break
+        if fd is not None:
+            self._fds.move_to_end(base)
+            return fd
+        for suffix in SUFFIXES:
+            with contextlib.suppress(FileNotFoundError):
+                fd = self._fds[base] = os.open(
+                    f"{self.folder}/{base}{suffix}", os.O_RDONLY
+                )
+                break
+        while len(self._fds) > MAX_OPEN:
+            _base_name, old = self._fds.popitem(last=False)
+            os.close(old)
         return fd
 
     def _add(self, base: str, frame: Frame) -> None:

@@ -193,3 +193,79 @@ def test_logs_grow_from_64_kib(tmp_path):
     big = store.commit(b"x" * 200_000)  # a frame larger than the next step
     assert log.stat().st_size >= 200_000 and log.stat().st_size % (1 << 16) == 0
     assert DiskStore(store.root).head(big.uid).payload == b"x" * 200_000
+
+
+def test_a_closed_log_is_sealed_read_once_and_folded(tmp_path):
+    store = init_store(tmp_path)
+    reader = DiskStore(store.root)
+    first = store.commit("first", index=terms("a"))
+    assert reader.head(first.uid).payload == "first"  # read while open
+    store.close()
+    (path,) = store.log_paths()
+    assert path.suffix == ".sealed"
+    assert reader.head(first.uid).payload == "first"  # the same file, sealed
+    second = store.commit("second", index=terms("b"))  # a new log
+    assert sorted(p.suffix for p in store.log_paths()) == [".log", ".sealed"]
+    assert reader.find(terms("b").exact)[0].uid == second.uid
+    gc(store, background=False)
+    assert store.log_paths() == []
+    assert {reader.head(r.uid).payload for r in (first, second)} == {"first", "second"}
+
+
+def test_a_reader_of_many_logs_keeps_few_files_open(tmp_path):
+    from asr.store.log import MAX_OPEN
+
+    init_store(tmp_path)
+    root = tmp_path / ".asr"
+    records = []
+    for i in range(MAX_OPEN + 36):  # one short-lived writer each, as batch jobs
+        writer = DiskStore(root)
+        records.append(writer.commit(i, index=terms(f"k{i}")))
+        writer.close()
+    open_before = len(os.listdir("/proc/self/fd"))
+    reader = DiskStore(root)
+    for i, record in enumerate(records):
+        (found,) = reader.find(terms(f"k{i}").exact)
+        assert found.uid == record.uid and reader.get(found.oid).payload == i
+    assert len(os.listdir("/proc/self/fd")) - open_before <= MAX_OPEN + 2
+
+
+def test_writers_start_a_gc_when_logs_pile_up(tmp_path):
+    """Batch jobs that each commit and exit: past the limit, one of them
+    starts `asr.store.autogc` in the background, which folds the logs."""
+    import subprocess
+    import sys
+    import time
+
+    init_store(tmp_path)
+    root = tmp_path / ".asr"
+    script = (
+        "import sys\n"
+        "from asr.store import DiskStore, IndexTerms, digest\n"
+        "i = int(sys.argv[2])\n"
+        "terms = IndexTerms(digest(b'k%d' % i), digest(b'shape'), [float(i)])\n"
+        "print(DiskStore(sys.argv[1]).commit(i, index=terms).uid)\n"
+    )
+    env = {**os.environ, "ASR_AUTO_GC_LOGS": "4"}
+    uids = [
+        subprocess.run(
+            [sys.executable, "-c", script, str(root), str(i)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for i in range(8)
+    ]
+    store = DiskStore(root)
+    for _ in range(600):
+        if (
+            len(store.log_paths()) <= 4
+            and not (root / "locks" / "autogc.lock").exists()
+        ):
+            break
+        time.sleep(0.1)
+    assert len(store.log_paths()) <= 4  # folded (later writers may add some)
+    assert list((root / "objects" / "pack").glob("*.pack"))
+    assert [store.head(uid).payload for uid in uids] == list(range(8))
+    assert fsck(store).ok
