@@ -201,6 +201,7 @@ def _server_class():
                 f"{command} 2> {err} > {out}",
                 shell=True,
                 cwd=task.folder,
+                env=thread_limits(task.resources.cores, task.resources.processes),
                 start_new_session=True,
             )
             thread = threading.Thread(target=self.target, args=(task.id,))
@@ -296,6 +297,23 @@ def server_pid(home: Path) -> int | None:
         if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
             return None
     return pid
+
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def thread_limits(cores: int, processes: int) -> dict[str, str]:
+    """The environment of a task: its cores shared by its processes' threads.
+
+    Unlimited, OpenBLAS starts a thread per core of the machine in every
+    task, and their busy waiting made two one-core tasks on two cores run
+    several times slower. A limit the user set is kept.
+    """
+    env = dict(os.environ)
+    threads = str(max(1, cores // max(1, processes)))
+    for name in THREAD_VARIABLES:
+        env.setdefault(name, threads)
+    return env
 
 
 def start(home: Path, cores: int | None = None, timeout: float = 30.0) -> int:

@@ -266,3 +266,15 @@ def test_a_new_local_scheduler_forgets_the_tasks_of_a_killed_one(mq):
     assert mq.states() == {}
     assert "4 tasks submitted" in mq("workflow", str(flow), "tree/Cu/")
     mq("rm", "--force", "-s", "qr", "tree/Cu/")
+
+
+def test_tasks_use_as_many_threads_as_they_have_cores(monkeypatch):
+    from asr.workflow.local import THREAD_VARIABLES, thread_limits
+
+    for name in THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    assert {thread_limits(1, 1)[n] for n in THREAD_VARIABLES} == {"1"}
+    assert thread_limits(8, 1)["OPENBLAS_NUM_THREADS"] == "8"  # s:8:1h
+    assert thread_limits(8, 4)["OMP_NUM_THREADS"] == "2"
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the user's choice stays
+    assert thread_limits(8, 1)["OMP_NUM_THREADS"] == "3"
