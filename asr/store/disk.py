@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from operator import itemgetter
 from pathlib import Path
 
@@ -335,7 +335,11 @@ class DiskStore(BaseStore):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(path)
 
-    def iter_refs(self) -> Iterator[tuple[Uid, ObjectId]]:
+    def iter_refs(
+        self, on_error: Callable[[str], None] | None = None
+    ) -> Iterator[tuple[Uid, ObjectId]]:
+        """Every (uid, head); a ref that cannot be read raises StoreError,
+        or with `on_error` (fsck) is reported there and left out."""
         loose = {}
         for hexid, path in _walk_fanned(self.refs_dir):
             if len(hexid) != 32:
@@ -343,7 +347,13 @@ class DiskStore(BaseStore):
             with contextlib.suppress(FileNotFoundError):
                 loose[hexid] = read_bytes(path)
         for uid, text in sorted(loose.items()):
-            oid = self._parse_ref(uid, text)
+            try:
+                oid = self._parse_ref(uid, text)
+            except StoreError as err:
+                if on_error is None:
+                    raise
+                on_error(str(err))
+                continue
             if oid is not None:
                 yield Uid(uid), oid
         seen = set(loose)

@@ -104,7 +104,7 @@ def fsck(
             _check_pack(store, path, check, report)
 
     heads = []
-    for uid, oid in store.iter_refs():
+    for uid, oid in store.iter_refs(on_error=report.errors.append):
         report.refs += 1
         heads.append(oid)
         if oid not in kinds:  # missing, or corrupt and reported as such

@@ -70,6 +70,9 @@ def test_a_missing_batch_table_is_a_clear_error(tmp_path):
     fresh = type(store)(store.root)
     with pytest.raises(StoreError, match="missing"):
         fresh.get_ref(moves[0][0])
+    report = fsck(fresh)  # reported, each ref, not raised
+    assert not report.ok
+    assert sum("missing" in e for e in report.errors) == 2
 
 
 def test_a_uid_twice_moves_one_by_one(tmp_path):
