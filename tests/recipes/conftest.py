@@ -71,3 +71,12 @@ def fe() -> Material:
     atoms = bulk("Fe")
     atoms.set_initial_magnetic_moments([2.3])
     return Material(atoms, lcao([6, 6, 6]))
+
+
+@pytest.fixture
+def bn_nlo_store(tmp_path_factory):
+    """One store for the SHG and shift-current tests of cubic BN: the wave
+    functions (`nlo_settings`) are computed once, by whichever runs first."""
+    store = init_store(tmp_path_factory.getbasetemp() / "asr-cubic-bn-nlo")
+    with use_store(store):
+        yield store

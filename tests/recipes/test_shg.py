@@ -2,32 +2,10 @@ import numpy as np
 import pytest
 from ase import Atoms
 from ase.build import bulk
+from nlo_settings import NLO, TINY
 
 from asr.recipes.shg import allowed_components, cartesian_rotations
 from asr.recipes.shg import main as shg
-
-TINY = {
-    "name": "gpaw",
-    "mode": {"name": "pw", "ecut": 200},
-    "xc": "PBE",
-    "kpts": {"size": [2, 2, 2], "gamma": True},
-    "occupations": {"name": "fermi-dirac", "width": 0.05},
-    "convergence": {"bands": "occupied"},
-    "nbands": -2,
-    "txt": None,
-}
-NLO = {"kpts": {"size": [3, 3, 3], "gamma": True}, "nbands": 12, "nfrequencies": 21}
-
-
-@pytest.fixture
-def bn_nlo_store(tmp_path_factory):
-    """One store for the SHG and shift-current tests of cubic BN."""
-    from asr.core import use_store
-    from asr.store import init_store
-
-    store = init_store(tmp_path_factory.getbasetemp() / "asr-cubic-bn-nlo")
-    with use_store(store):
-        yield store
 
 
 def test_components_allowed_by_the_point_group():

@@ -1,31 +1,9 @@
 import numpy as np
 import pytest
 from ase.build import bulk
+from nlo_settings import NLO, TINY
 
 from asr.recipes.shift import main as shift
-
-TINY = {
-    "name": "gpaw",
-    "mode": {"name": "pw", "ecut": 200},
-    "xc": "PBE",
-    "kpts": {"size": [2, 2, 2], "gamma": True},
-    "occupations": {"name": "fermi-dirac", "width": 0.05},
-    "convergence": {"bands": "occupied"},
-    "nbands": -2,
-    "txt": None,
-}
-NLO = {"kpts": {"size": [3, 3, 3], "gamma": True}, "nbands": 12, "nfrequencies": 21}
-
-
-@pytest.fixture
-def bn_nlo_store(tmp_path_factory):
-    """The store of test_shg: the wave functions are computed once."""
-    from asr.core import use_store
-    from asr.store import init_store
-
-    store = init_store(tmp_path_factory.getbasetemp() / "asr-cubic-bn-nlo")
-    with use_store(store):
-        yield store
 
 
 def test_centrosymmetric_silicon_has_no_shift_current(store):
