@@ -48,9 +48,6 @@ def bind(signature: inspect.Signature, args: tuple, kwargs: dict) -> dict[str, A
 def _plain(value: Any, floats: list[np.ndarray]) -> Any:
     """`value` as plain data with floats replaced by placeholders."""
     t = type(value)
-    if isinstance(value, np.generic) and value.dtype.kind in "biuf":
-        value = value.item()  # numpy scalars are the plain numbers they hold
-        t = type(value)
     if t is float:
         floats.append(np.array([value]))
         return _FLOAT
@@ -61,6 +58,9 @@ def _plain(value: Any, floats: list[np.ndarray]) -> Any:
     if t is tuple:
         return tuple(_plain(v, floats) for v in value)
     if t is np.ndarray or isinstance(value, np.generic):
+        if t is not np.ndarray and value.dtype.kind in "biuf":
+            # numpy scalars are the plain numbers they hold
+            return _plain(value.item(), floats)
         array = np.asarray(value)
         if array.dtype.kind == "f":
             floats.append(array.astype(float).ravel())
