@@ -216,7 +216,7 @@ class LogWriter:
         self._pid = 0
         self._end = self._size = 0  # end of the frames, and of the zeros
         self._lock = threading.Lock()  # threads of one process share the log
-        atexit.register(_close_at_exit, weakref.ref(self))
+        self._seal_at_exit = False  # registered when it first writes
 
     def append(self, frame: bytes, durable: bool = True) -> None:
         """Append `frame` (synced if `durable`); again elsewhere if gc took it."""
@@ -278,6 +278,9 @@ class LogWriter:
             (status.st_dev, status.st_ino),
             os.getpid(),
         )
+        if not self._seal_at_exit:  # only writers: readers need no seal
+            atexit.register(_close_at_exit, weakref.ref(self))
+            self._seal_at_exit = True
         if len(listdir(self.folder)) > AUTO_GC_LOGS:
             start_auto_gc(Path(self.folder).parent)
 
