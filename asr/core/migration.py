@@ -12,10 +12,8 @@ each Record migrates atomically and the old revisions stay readable.
 
 from __future__ import annotations
 
-import gc
 import os
 from collections.abc import Callable, Iterable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +25,7 @@ from asr.store import (
     digest,
     encode,
 )
+from asr.store.collector import collector_paused
 from asr.store.objects import record_header
 
 from .arguments import index_terms, plain_arguments, shape_bytes
@@ -319,29 +318,9 @@ def plan_migrations(
     selectors = list(migration_selectors() if selectors is None else selectors)
     plan = MigrationPlan()
     shapes = ShapeCache()
-    with _without_gc_pauses() as collect:
+    with collector_paused() as collect:
         _plan_all(store, selectors, plan, shapes, collect)
     return plan
-
-
-@contextmanager
-def _without_gc_pauses():
-    """Keep Python's cyclic garbage collector off a plan (made or applied).
-
-    A plan keeps some ten small objects per Record, none in a cycle; with
-    10^5 Records the collector would walk them all again and again (a third
-    of the time) to free nothing. So automatic collection is off,
-    and the caller collects the young generations now and then
-    (`gc.collect(1)`): garbage that migrations make is still freed, and
-    the plan's objects move to the old generation, which is not walked.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield lambda: gc.collect(1)
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _plan_all(store, selectors, plan: MigrationPlan, shapes: ShapeCache, collect):
@@ -375,7 +354,7 @@ def apply_plan(
     meanwhile counts as a conflict and is skipped.
     """
     todo = plan.strategies
-    with _without_gc_pauses() as collect:
+    with collector_paused() as collect:
         for start in range(0, len(todo), batch_size):
             chunk = todo[start : start + batch_size]
             with store.bulk() as batch:
