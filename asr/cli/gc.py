@@ -29,6 +29,10 @@ def gc(repack: bool) -> None:
         out.print("No loose objects to pack.")
     if report.index_entries:
         out.print(f"Packed the index: {report.index_entries} entries.")
+    if report.packed_refs:
+        out.print(f"Packed {report.packed_refs} loose refs.")
+    if report.removed_batches:
+        out.print(f"Removed {report.removed_batches} batch tables no ref names.")
     if report.skipped_corrupt:
         out.print(
             Text(

@@ -278,10 +278,13 @@ class DiskStore(BaseStore):
         try:
             text = read_bytes(f"{self._refs_str}/{uid[:2]}/{uid[2:]}")
         except FileNotFoundError:
-            found = self._log.refs.get(uid) or self._packed_ref(uid)
+            # Packed before logged: a log holds only a record's first ref,
+            # which a packed ref equals or (folded from a loose ref by gc)
+            # has moved on from, while the log may still be read.
+            found = self._packed_ref(uid) or self._log.refs.get(uid)
             if found is None:  # perhaps just committed by another process,
                 self._log.refresh()  # or just folded from a log by gc
-                found = self._log.refs.get(uid) or self._packed_ref(uid)
+                found = self._packed_ref(uid) or self._log.refs.get(uid)
             return found
         except NotADirectoryError:
             return None
@@ -358,10 +361,7 @@ class DiskStore(BaseStore):
                 yield Uid(uid), oid
         seen = set(loose)
         self._log.refresh()
-        for uid, oid in sorted(self._log.refs.items()):
-            if uid not in seen:
-                seen.add(uid)
-                yield uid, oid
+        logged = dict(self._log.refs)  # read before the packed refs (see get_ref)
         for table in reversed(self._packed_refs.tables()):
             uids = table.keys.tobytes()  # 16 bytes a row, zeros kept
             oids = table.columns["oid"].tobytes()
@@ -370,6 +370,10 @@ class DiskStore(BaseStore):
                 if uid not in seen:
                     seen.add(uid)
                     yield uid, ObjectId(oids[start : start + 16])
+        for uid, oid in sorted(logged.items()):
+            if uid not in seen:
+                seen.add(uid)
+                yield uid, oid
 
     def _uids_with_prefix(self, prefix):
         found = {

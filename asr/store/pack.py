@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -19,9 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from . import tables, trash
+from . import refbatch, tables, trash
 from .collector import collector_paused
-from .disk import DiskStore, index_segment, segment_entries
+from .disk import DiskStore, _walk_fanned, index_segment, segment_entries
+from .errors import StoreError
 from .files import (
     FileLock,
     is_tmp,
@@ -214,6 +215,8 @@ class GcReport:
     skipped_corrupt: int = 0
     removed_tmp: int = 0
     folded_logs: int = 0
+    packed_refs: int = 0  # loose refs folded into the packed refs
+    removed_batches: int = 0  # batch tables no ref names any more
 
 
 def _gc_lock(store: DiskStore) -> FileLock:
@@ -238,8 +241,11 @@ def gc(
         folded = _fold_logs(store, report)
         _pack_objects(store, repack, report, progress, folded.objects, trash_bin)
         _pack_index(store, report, [frame for _uid, frame in folded.index])
-        _merge_packed_refs(store, folded.refs)
+        loose = _read_loose_refs(store)
+        _merge_packed_refs(store, folded.refs, loose)
+        report.packed_refs = _remove_packed_loose_refs(store, loose)
         folded.remove()
+        report.removed_batches = _remove_unused_batches(store)
     trash.empty([*leftover, trash_bin.folder], wait=not background)
     store.refresh()
     return report
@@ -413,13 +419,18 @@ def _remove_empty_folders(folders: set[str]) -> None:
             os.rmdir(folder)  # fails (harmlessly) while not empty
 
 
-def _merge_packed_refs(store: DiskStore, logged: dict[Uid, ObjectId]) -> None:
-    """One packed-refs table from all of them and the logs' new refs."""
+def _merge_packed_refs(
+    store: DiskStore,
+    logged: dict[Uid, ObjectId],
+    loose: dict[Uid, tuple[bytes, ObjectId]] | None = None,
+) -> None:
+    """One packed-refs table from all of them, the logs' new refs and the
+    loose refs (which override the others, as they do for readers)."""
     folder = store.refs_dir / "packed"
     old = store._packed_refs.names()
-    if not logged and len(old) <= 1:
+    if not logged and not loose and len(old) <= 1:
         return
-    refs: dict[Uid, ObjectId] = {}
+    refs = {uid: oid for uid, (_text, oid) in (loose or {}).items()}
     for name in old:
         table = tables.load(folder / name)
         for row in range(len(table)):
@@ -432,6 +443,67 @@ def _merge_packed_refs(store: DiskStore, logged: dict[Uid, ObjectId]) -> None:
     for name in old:
         if new_path is None or name != new_path.name:
             remove(folder / name)
+
+
+def _loose_ref_texts(store: DiskStore) -> Iterator[tuple[str, bytes]]:
+    for hexid, path in _walk_fanned(store.refs_dir):
+        if len(hexid) == 32:
+            with contextlib.suppress(FileNotFoundError):
+                yield hexid, read_bytes(path)
+
+
+def _read_loose_refs(store: DiskStore) -> dict[Uid, tuple[bytes, ObjectId]]:
+    """Every loose ref that names a head, with its text. Tombstones stay
+    loose (they hide refs in logs gc may not have folded); so do refs that
+    cannot be read, for fsck to report."""
+    found = {}
+    for hexid, text in _loose_ref_texts(store):
+        try:
+            oid = store._parse_ref(hexid, text)
+        except StoreError:
+            continue
+        if oid is not None:
+            found[Uid(hexid)] = (text, oid)
+    return found
+
+
+def _remove_packed_loose_refs(
+    store: DiskStore, loose: dict[Uid, tuple[bytes, ObjectId]]
+) -> int:
+    """Remove the loose refs just packed, each under its lock and only if it
+    has not moved since it was read: a ref that moved stays loose, and
+    loose overrides packed. Returns how many went."""
+    if not loose:
+        return 0
+    removed = 0
+    with refbatch.LockHolder(store, "gc") as holder:
+        for uid, (text, _oid) in loose.items():
+            ref = f"{store._refs_str}/{uid[:2]}/{uid[2:]}"
+            if not holder.lock(ref):
+                continue  # being moved: it stays loose
+            try:
+                if read_bytes(ref) == text:
+                    os.unlink(ref)
+                    removed += 1
+            except FileNotFoundError:
+                pass
+            finally:
+                holder.unlock(ref)
+    return removed
+
+
+def _remove_unused_batches(store: DiskStore) -> int:
+    """Remove the batch tables that no loose ref names any more (their refs
+    were packed or moved on). Looked at in this order: the idle tables,
+    then the refs, so that a batch moving meanwhile is never missed."""
+    idle = refbatch.idle_tables(store)
+    if not idle:
+        return 0
+    named = {refbatch.named_batch(text) for _hexid, text in _loose_ref_texts(store)}
+    unused = [name for name in idle if name not in named]
+    for name in unused:
+        refbatch.remove_table(store, name)
+    return len(unused)
 
 
 def rebuild_index(store: DiskStore) -> int:

@@ -20,12 +20,26 @@ from collections.abc import Sequence
 
 from . import tables
 from .errors import StoreError
-from .files import HOST, _make_folder, _tmp_name, remove, write_atomic
+from .files import (
+    HOST,
+    _make_folder,
+    _tmp_name,
+    is_tmp,
+    listdir,
+    read_bytes,
+    remove,
+    write_atomic,
+)
 from .ids import ObjectId, Uid
 
 BATCH = b"batch"
+HEAD = ".head"
+LOCK = ".lock"
 MAX_LINKS = 4096  # per head file; file systems allow 32,000 or more
 TOUCH_EVERY = 256  # refresh the locks' age (one inode: all of them at once)
+# A batch table is written a moment before its head file: younger ones are
+# left alone by gc, which could not yet tell whether they are in use.
+IDLE_SECONDS = 600.0
 
 
 def move_refs(store, moves: Sequence[tuple[Uid, ObjectId, ObjectId | None]]) -> list:
@@ -47,34 +61,16 @@ def _move_batch(store, moves) -> list:
         {"oid": tables.hex16_column(oid for _uid, oid, _expected in moves)},
     )
     name = tables.save(table, store.refs_dir / "batch").name[: -len(tables.SUFFIX)]
-    head = _tmp_name(store.refs_dir / "batch" / f"{name}.head")
-    line = f"{HOST} {os.getpid()} {time.time():.3f} batch {name}\n"
-    write_atomic(head, line.encode())  # durable: every moved ref is this file
-    try:
-        results = []
-        for count, (uid, _oid, expected) in enumerate(moves, 1):
-            results.append(_move_one(store, head, uid, expected))
-            if count % TOUCH_EVERY == 0:
-                os.utime(head)
-        return results
-    finally:
-        remove(head)  # the refs keep the file; only this name goes
+    # Durable: every moved ref is this file.
+    with LockHolder(store, name, f" batch {name}", durable=True) as holder:
+        return [_move_one(store, holder, uid, exp) for uid, _oid, exp in moves]
 
 
-def _move_one(store, head, uid: Uid, expected: ObjectId | None) -> bool | None:
-    folder = f"{store._refs_str}/{uid[:2]}"
-    ref = f"{folder}/{uid[2:]}"
-    lock = ref + ".lock"
-    try:
-        try:
-            os.link(head, lock)
-        except FileNotFoundError:
-            _make_folder(folder)
-            os.link(head, lock)
-    except FileExistsError:
-        return None  # held by another writer: wait for it the usual way
-    except OSError:
-        return None  # no hard links here, or too many
+def _move_one(store, holder: LockHolder, uid: Uid, expected: ObjectId | None):
+    ref = f"{store._refs_str}/{uid[:2]}/{uid[2:]}"
+    if not holder.lock(ref):
+        return None  # held by another writer, or no links: the usual way
+    lock = ref + LOCK
     try:
         if store.get_ref(uid) != expected:
             remove(lock)
@@ -86,20 +82,107 @@ def _move_one(store, head, uid: Uid, expected: ObjectId | None) -> bool | None:
     return True
 
 
+class LockHolder:
+    """One file whose hard links are the locks of many refs.
+
+    Taking a ref's lock is a `link` to this file (atomic and exclusive, on
+    NFS too), which costs a few microseconds where a new lock file costs an
+    inode. The file starts with a lock holder's line (host, pid, time), so
+    a waiter breaks the locks of a holder that died as it breaks any other;
+    it is touched now and then, so that a live holder's locks never look
+    stale. Its name, ``refs/batch/<name>.head<tmp>``, tells `gc` that
+    batch `<name>` is being moved.
+    """
+
+    def __init__(self, store, name: str, suffix: str = "", durable: bool = False):
+        self.store = store
+        self.path = _tmp_name(store.refs_dir / "batch" / f"{name}{HEAD}")
+        self.line = f"{HOST} {os.getpid()} {time.time():.3f}{suffix}\n".encode()
+        self.durable = durable
+        self.count = 0
+
+    def __enter__(self) -> LockHolder:
+        write_atomic(self.path, self.line, durable=self.durable)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        remove(self.path)  # the locks and refs keep the file; only this name goes
+
+    def lock(self, ref: str) -> bool:
+        """Take the lock of `ref`; False if it is held (or links fail here)."""
+        self.count += 1
+        if self.count % TOUCH_EVERY == 0:
+            os.utime(self.path)  # one inode: every lock's age at once
+        try:
+            try:
+                os.link(self.path, ref + LOCK)
+            except FileNotFoundError:
+                _make_folder(os.path.dirname(ref))
+                os.link(self.path, ref + LOCK)
+        except OSError:  # held (FileExistsError), no hard links, too many
+            return False
+        return True
+
+    def unlock(self, ref: str) -> None:
+        remove(ref + LOCK)
+
+
+def idle_tables(store, grace: float | None = None) -> list[str]:
+    """Names of batch tables older than `grace` seconds whose batch is not
+    being moved: once no loose ref names one, it can go."""
+    grace = IDLE_SECONDS if grace is None else grace
+    folder = store.refs_dir / "batch"
+    names = listdir(folder)
+    moving = {name.split(HEAD)[0] for name in names if HEAD in name}
+    idle = []
+    for name in names:
+        if not name.endswith(tables.SUFFIX) or is_tmp(name):
+            continue
+        batch = name[: -len(tables.SUFFIX)]
+        try:
+            age = time.time() - os.stat(folder / name).st_mtime
+        except FileNotFoundError:
+            continue
+        if batch not in moving and age > grace:
+            idle.append(batch)
+    return idle
+
+
+def remove_table(store, name: str) -> None:
+    remove(store.refs_dir / "batch" / f"{name}{tables.SUFFIX}")
+    store._batch_tables.pop(name, None)
+
+
+def named_batch(text: bytes) -> str | None:
+    """The batch a loose ref's text names, if it is a batch line."""
+    fields = text.split()
+    if len(fields) == 5 and fields[3] == BATCH:
+        return fields[4].decode()
+    return None
+
+
 def batch_ref(store, uid: str, text: bytes) -> ObjectId:
     """The head of `uid` whose loose ref holds a batch line (`text`)."""
-    fields = text.split()
-    if len(fields) != 5 or fields[3] != BATCH:
+    name = named_batch(text)
+    if name is None:
         raise StoreError(f"ref {uid} holds {text[:80]!r}, which is not a ref")
-    name = fields[4].decode()
     table = store._batch_tables.get(name)
     if table is None:
         path = store.refs_dir / "batch" / f"{name}{tables.SUFFIX}"
         try:
             table = store._batch_tables[name] = tables.load(path)
         except FileNotFoundError:
+            if _loose_text(store, uid) != text:  # gc packed it meanwhile
+                return store.get_ref(uid)
             raise StoreError(f"ref {uid} names {path}, which is missing") from None
     rows = table.rows(bytes.fromhex(uid))
     if not rows:
         raise StoreError(f"ref {uid} names batch {name}, which does not hold it")
     return ObjectId(table.columns["oid"][rows[0]].tobytes())
+
+
+def _loose_text(store, uid: str) -> bytes | None:
+    try:
+        return read_bytes(f"{store._refs_str}/{uid[:2]}/{uid[2:]}")
+    except FileNotFoundError:
+        return None

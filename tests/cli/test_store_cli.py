@@ -248,6 +248,7 @@ def test_gc_then_everything_still_reads(relax):
     first, second, _figure = relax
     out = run("gc").output
     assert "Packed 3 objects; removed 3 loose copies." in out
+    assert "Packed 1 loose refs." in out  # the second revision's
     assert run("gc").output.startswith("No loose objects to pack.")
     assert "merging 1 packs" in run("gc", "--repack").output
     assert run("show", second.oid[:6]).output.startswith(f"record  {second.oid}")

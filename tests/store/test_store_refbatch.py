@@ -8,11 +8,11 @@ import sys
 
 import pytest
 
-from asr.store import StoreError, Uid, digest, init_store
+from asr.store import StoreError, Uid, digest, init_store, pack, refbatch
 from asr.store.files import HOST
 from asr.store.fsck import fsck
 from asr.store.objects import IndexTerms, record_header
-from asr.store.pack import tmp_files
+from asr.store.pack import gc, tmp_files
 
 
 def migrated(store, count: int):
@@ -81,3 +81,100 @@ def test_a_uid_twice_moves_one_by_one(tmp_path):
     assert store.move_refs([(uid, head, old), (uid, old, head)]) == [True, True]
     assert store.get_ref(uid) == old
     assert Uid(uid) in dict(store.iter_refs())
+
+
+# -- gc packs loose refs and removes the batch tables they named -------------
+
+
+@pytest.fixture
+def no_idle_wait(monkeypatch):
+    """Batch tables are idle at once (in use, gc waits ten minutes)."""
+    monkeypatch.setattr(refbatch, "IDLE_SECONDS", 0.0)
+
+
+def loose_refs(store) -> list:
+    return [p for p in store.refs_dir.glob("??/*") if not p.name.endswith(".lock")]
+
+
+def test_gc_packs_moved_refs_and_removes_their_batch_tables(tmp_path, no_idle_wait):
+    store = init_store(tmp_path)
+    moves = migrated(store, 30)
+    store.move_refs(moves[:10])
+    store.move_refs(moves[10:])
+    assert len(list((store.refs_dir / "batch").glob("*.table"))) == 2
+    report = gc(store, background=False)
+    assert report.packed_refs == 30 and report.removed_batches == 2
+    assert loose_refs(store) == []
+    assert list((store.refs_dir / "batch").iterdir()) == []
+    for reader in (store, type(store)(store.root)):
+        assert dict(reader.iter_refs()) == {uid: head for uid, head, _old in moves}
+        assert all(reader.get_ref(uid) == head for uid, head, _old in moves)
+    assert fsck(store).ok
+    # Revisions after the packing move loose refs again, which win.
+    uid, head, _old = moves[0]
+    newer = store.commit({"v": "newer"}, uid=uid, parent=head)
+    assert store.get_ref(uid) == newer.oid
+    gc(store, background=False)
+    assert type(store)(store.root).get_ref(uid) == newer.oid
+
+
+def test_gc_leaves_young_and_moving_batches_alone(tmp_path):
+    store = init_store(tmp_path)
+    moves = migrated(store, 4)
+    store.move_refs(moves[:2])
+    gc(store, background=False)  # packs the refs, but the table is young
+    assert len(list((store.refs_dir / "batch").glob("*.table"))) == 1
+    (name,) = refbatch.idle_tables(store, grace=-1.0)
+    holder = store.refs_dir / "batch" / f"{name}.head.tmp-elsewhere"
+    holder.write_text("other-host 1 0.0\n")  # a batch of that name moving
+    assert refbatch.idle_tables(store, grace=-1.0) == []
+
+
+def test_a_ref_that_moves_or_is_locked_during_gc_stays_loose(tmp_path):
+    store = init_store(tmp_path)
+    moves = migrated(store, 3)
+    store.move_refs(moves)
+    loose = pack._read_loose_refs(store)
+    (moved, head, _old), (locked, _head, _old2) = moves[0], moves[1]
+    newer = store.commit({"v": "newer"}, uid=moved, parent=head)
+    lock = store._ref_path(locked).with_suffix(".lock")
+    lock.write_text(f"{HOST} {os.getpid()} 0.0\n")
+    pack._merge_packed_refs(store, {}, loose)
+    assert pack._remove_packed_loose_refs(store, loose) == 1
+    assert len(loose_refs(store)) == 2
+    lock.unlink()
+    assert store.get_ref(moved) == newer.oid  # the packed ref is older
+    assert dict(store.iter_refs())[moved] == newer.oid
+    assert fsck(store).ok
+
+
+def test_a_reader_that_read_an_old_log_sees_the_packed_ref(tmp_path):
+    store = init_store(tmp_path)
+    first = store.commit({"v": 1})  # its ref is in this process's log
+    reader = type(store)(store.root)
+    assert reader.get_ref(first.uid) == first.oid  # reads (and keeps) the log
+    second = store.commit({"v": 2}, uid=first.uid, parent=first.oid)  # loose
+    gc(store, background=False)  # folds the log and packs the loose ref
+    assert loose_refs(store) == []
+    assert reader.get_ref(first.uid) == second.oid
+    assert dict(reader.iter_refs())[first.uid] == second.oid
+
+
+def test_a_ref_read_before_its_batch_table_went_is_read_again(tmp_path, no_idle_wait):
+    store = init_store(tmp_path)
+    ((uid, head, _old),) = migrated(store, 1)
+    store.move_refs([(uid, head, _old)])
+    text = store._ref_path(uid).read_bytes()
+    gc(store, background=False)
+    assert refbatch.batch_ref(type(store)(store.root), uid, text) == head
+
+
+def test_tombstones_stay_loose(tmp_path):
+    store = init_store(tmp_path)
+    with store.bulk() as batch:
+        kept, deleted = batch.commit({"v": 1}), batch.commit({"v": 2})
+    store.delete_ref(deleted.uid)
+    gc(store, background=False)
+    assert store.get_ref(deleted.uid) is None
+    assert store.get_ref(kept.uid) == kept.oid
+    assert Uid(deleted.uid) not in dict(type(store)(store.root).iter_refs())
