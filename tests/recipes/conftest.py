@@ -18,23 +18,10 @@ from dataclasses import dataclass
 import pytest
 from ase import Atoms
 from ase.build import bulk, mx2
+from gpaw_settings import lcao
 
 from asr.core import use_store
 from asr.store import init_store
-
-
-def lcao(kpts: list[int], **extra) -> dict:
-    return {
-        "name": "gpaw",
-        "mode": "lcao",
-        "basis": "dzp",
-        "h": 0.25,
-        "xc": "PBE",
-        "kpts": {"size": kpts, "gamma": True},
-        "occupations": {"name": "fermi-dirac", "width": 0.05},
-        "txt": None,
-        **extra,
-    }
 
 
 @dataclass

@@ -4,14 +4,7 @@ Both compute the same cubic-BN wave functions (`asr.wavefunctions`) with
 these settings, in one store (the `bn_nlo_store` fixture): once for both.
 """
 
-TINY = {
-    "name": "gpaw",
-    "mode": {"name": "pw", "ecut": 200},
-    "xc": "PBE",
-    "kpts": {"size": [2, 2, 2], "gamma": True},
-    "occupations": {"name": "fermi-dirac", "width": 0.05},
-    "convergence": {"bands": "occupied"},
-    "nbands": -2,
-    "txt": None,
-}
+from gpaw_settings import tiny_pw
+
+TINY = tiny_pw([2, 2, 2], convergence={"bands": "occupied"}, nbands=-2)
 NLO = {"kpts": {"size": [3, 3, 3], "gamma": True}, "nbands": 12, "nfrequencies": 21}

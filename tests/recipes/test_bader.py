@@ -2,20 +2,12 @@ import sys
 
 import pytest
 from ase.build import bulk
+from gpaw_settings import tiny_pw
 
 from asr.recipes.bader import BaderNotInstalledError
 from asr.recipes.bader import main as bader
 
-TINY = {
-    "name": "gpaw",
-    "mode": {"name": "pw", "ecut": 250},
-    "xc": "PBE",
-    "kpts": {"size": [2, 2, 2], "gamma": True},
-    "occupations": {"name": "fermi-dirac", "width": 0.05},
-    "convergence": {"bands": "occupied"},
-    "nbands": -2,
-    "txt": None,
-}
+TINY = tiny_pw([2, 2, 2], ecut=250, convergence={"bands": "occupied"}, nbands=-2)
 
 
 def test_without_pybader_the_error_says_how_to_install_it(store, monkeypatch):

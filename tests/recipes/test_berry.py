@@ -2,20 +2,12 @@ import numpy as np
 import pytest
 from ase import Atoms
 from ase.build import bulk
+from gpaw_settings import tiny_pw
 
 from asr.recipes.berry import chern_number, topology_name, z2_index
 from asr.recipes.berry import main as berry
 
-TINY = {
-    "name": "gpaw",
-    "mode": {"name": "pw", "ecut": 200},
-    "xc": "PBE",
-    "kpts": {"size": [3, 3, 1], "gamma": True},
-    "occupations": {"name": "fermi-dirac", "width": 0.05},
-    "convergence": {"bands": "occupied"},
-    "nbands": -2,
-    "txt": None,
-}
+TINY = tiny_pw([3, 3, 1], convergence={"bands": "occupied"}, nbands=-2)
 NK = 12
 K = np.arange(NK) / NK
 

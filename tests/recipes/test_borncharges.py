@@ -1,19 +1,11 @@
 import numpy as np
 import pytest
 from ase.build import bulk
+from gpaw_settings import tiny_pw
 
 from asr.recipes.borncharges import main as borncharges
 
-TINY = {
-    "name": "gpaw",
-    "mode": {"name": "pw", "ecut": 200},
-    "xc": "PBE",
-    "kpts": {"size": [2, 2, 2], "gamma": True},
-    "occupations": {"name": "fermi-dirac", "width": 0.05},
-    "convergence": {"bands": "occupied"},
-    "nbands": -2,
-    "txt": None,
-}
+TINY = tiny_pw([2, 2, 2], convergence={"bands": "occupied"}, nbands=-2)
 BERRY = {"size": [2, 2, 2], "gamma": False}
 
 

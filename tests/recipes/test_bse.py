@@ -1,20 +1,12 @@
 import numpy as np
 import pytest
 from ase.build import bulk
+from gpaw_settings import tiny_pw
 
 from asr.recipes.bse import absorption
 from asr.recipes.bse import main as bse
 
-TINY = {
-    "name": "gpaw",
-    "mode": {"name": "pw", "ecut": 200},
-    "xc": "PBE",
-    "kpts": {"size": [2, 2, 2], "gamma": True},
-    "occupations": {"name": "fermi-dirac", "width": 0.05},
-    "convergence": {"bands": "CBM+0.5"},
-    "nbands": "200%",
-    "txt": None,
-}
+TINY = tiny_pw([2, 2, 2], convergence={"bands": "CBM+0.5"}, nbands="200%")
 
 
 def test_absorption_of_a_layer_and_of_a_bulk():

@@ -2,21 +2,13 @@ import numpy as np
 import pytest
 from ase import Atoms
 from ase.build import bulk
+from gpaw_settings import tiny_pw
 
 from asr.recipes.defectformation import composition_change
 from asr.recipes.defectformation import main as defectformation
 
 EMT = {"name": "emt"}
-TINY = {
-    "name": "gpaw",
-    "mode": {"name": "pw", "ecut": 200},
-    "xc": "PBE",
-    "kpts": {"size": [2, 2, 2], "gamma": True},
-    "occupations": {"name": "fermi-dirac", "width": 0.05},
-    "convergence": {"bands": "occupied"},
-    "nbands": -2,
-    "txt": None,
-}
+TINY = tiny_pw([2, 2, 2], convergence={"bands": "occupied"}, nbands=-2)
 
 
 def cu3au(a=3.75):

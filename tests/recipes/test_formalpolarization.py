@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from ase import Atoms
 from ase.build import bulk
+from gpaw_settings import tiny_pw
 
 from asr.recipes.formalpolarization import main as formalpolarization
 from asr.recipes.formalpolarization import (
@@ -9,16 +10,7 @@ from asr.recipes.formalpolarization import (
     polarization_from_phases,
 )
 
-TINY = {
-    "name": "gpaw",
-    "mode": {"name": "pw", "ecut": 200},
-    "xc": "PBE",
-    "kpts": {"size": [2, 2, 2], "gamma": True},
-    "occupations": {"name": "fermi-dirac", "width": 0.05},
-    "convergence": {"bands": "occupied"},
-    "nbands": -2,
-    "txt": None,
-}
+TINY = tiny_pw([2, 2, 2], convergence={"bands": "occupied"}, nbands=-2)
 BERRY = {"size": [2, 2, 2], "gamma": False}
 
 

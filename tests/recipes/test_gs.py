@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 from ase.build import bulk, mx2
+from gpaw_settings import tiny_pw
 
 from asr.recipes.gs import (
     band_edges,
@@ -12,16 +13,7 @@ from asr.recipes.gs import (
 from asr.recipes.gs import main as groundstate
 
 # Tiny but honest settings: Si's PBE gap is ~0.6 eV at convergence.
-TINY = {
-    "name": "gpaw",
-    "mode": {"name": "pw", "ecut": 200},
-    "xc": "PBE",
-    "kpts": {"density": 2.0, "gamma": True},
-    "occupations": {"name": "fermi-dirac", "width": 0.05},
-    "convergence": {"bands": "CBM+0.5"},
-    "nbands": "150%",
-    "txt": None,
-}
+TINY = tiny_pw(2.0, convergence={"bands": "CBM+0.5"}, nbands="150%")
 
 
 # -- helpers, no GPAW run -----------------------------------------------------

@@ -1,19 +1,11 @@
 import pytest
 from ase.build import bulk
+from gpaw_settings import tiny_pw
 
 from asr.recipes.gw import main as gw
 from asr.recipes.gw import screening_bands
 
-TINY = {
-    "name": "gpaw",
-    "mode": {"name": "pw", "ecut": 200},
-    "xc": "PBE",
-    "kpts": {"size": [2, 2, 2], "gamma": True},
-    "occupations": {"name": "fermi-dirac", "width": 0.05},
-    "convergence": {"bands": "CBM+0.5"},
-    "nbands": "200%",
-    "txt": None,
-}
+TINY = tiny_pw([2, 2, 2], convergence={"bands": "CBM+0.5"}, nbands="200%")
 
 
 def test_screening_bands_grow_with_the_cutoff():

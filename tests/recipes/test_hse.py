@@ -1,20 +1,12 @@
 import numpy as np
 import pytest
 from ase.build import bulk
+from gpaw_settings import tiny_pw
 
 from asr.recipes.hse import fermi_level_between
 from asr.recipes.hse import main as hse
 
-TINY = {
-    "name": "gpaw",
-    "mode": {"name": "pw", "ecut": 200},
-    "xc": "PBE",
-    "kpts": {"size": [2, 2, 2], "gamma": True},
-    "occupations": {"name": "fermi-dirac", "width": 0.05},
-    "convergence": {"bands": "CBM+0.5"},
-    "nbands": "200%",
-    "txt": None,
-}
+TINY = tiny_pw([2, 2, 2], convergence={"bands": "CBM+0.5"}, nbands="200%")
 
 
 def test_fermi_level_in_the_middle_of_the_gap_or_at_the_top():

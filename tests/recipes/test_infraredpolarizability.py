@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from ase import units
 from ase.build import bulk
+from gpaw_settings import tiny_pw
 
 from asr.recipes.infraredpolarizability import (
     COULOMB,
@@ -11,16 +12,7 @@ from asr.recipes.infraredpolarizability import (
 )
 from asr.recipes.infraredpolarizability import main as infraredpolarizability
 
-TINY = {
-    "name": "gpaw",
-    "mode": {"name": "pw", "ecut": 200},
-    "xc": "PBE",
-    "kpts": {"size": [2, 2, 2], "gamma": True},
-    "occupations": {"name": "fermi-dirac", "width": 0.05},
-    "convergence": {"bands": "occupied"},
-    "nbands": -2,
-    "txt": None,
-}
+TINY = tiny_pw([2, 2, 2], convergence={"bands": "occupied"}, nbands=-2)
 BERRY = {"size": [2, 2, 2], "gamma": False}
 
 

@@ -1,20 +1,13 @@
 import numpy as np
 import pytest
 from ase.build import bulk
+from gpaw_settings import tiny_pw
 
 from asr.recipes.gs import main as groundstate
 from asr.recipes.magstate import classify
 from asr.recipes.magstate import main as magstate
 
-TINY_FE = {
-    "name": "gpaw",
-    "mode": {"name": "pw", "ecut": 200},
-    "xc": "PBE",
-    "kpts": {"density": 1.5, "gamma": True},
-    "occupations": {"name": "fermi-dirac", "width": 0.1},
-    "nbands": "150%",
-    "txt": None,
-}
+TINY_FE = tiny_pw(1.5, occupations={"name": "fermi-dirac", "width": 0.1}, nbands="150%")
 
 
 @pytest.mark.parametrize(

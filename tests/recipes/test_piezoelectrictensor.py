@@ -1,20 +1,12 @@
 import numpy as np
 import pytest
 from ase import Atoms
+from gpaw_settings import tiny_pw
 
 from asr.recipes.piezoelectrictensor import main as piezoelectrictensor
 from asr.recipes.piezoelectrictensor import tensor_from_phases, voigt
 
-TINY = {
-    "name": "gpaw",
-    "mode": {"name": "pw", "ecut": 200},
-    "xc": "PBE",
-    "kpts": {"size": [3, 3, 1], "gamma": True},
-    "occupations": {"name": "fermi-dirac", "width": 0.05},
-    "convergence": {"bands": "occupied"},
-    "nbands": -2,
-    "txt": None,
-}
+TINY = tiny_pw([3, 3, 1], convergence={"bands": "occupied"}, nbands=-2)
 
 
 def boron_nitride_layer(a=2.51, height=7.0):

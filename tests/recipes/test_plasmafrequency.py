@@ -3,18 +3,12 @@ import pytest
 from ase import Atoms
 from ase.build import bulk
 from ase.units import Bohr, Ha
+from gpaw_settings import tiny_pw
 
 from asr.recipes.plasmafrequency import frequencies
 from asr.recipes.plasmafrequency import main as plasmafrequency
 
-SODIUM_PW = {
-    "name": "gpaw",
-    "mode": {"name": "pw", "ecut": 250},
-    "xc": "PBE",
-    "kpts": {"size": [6, 6, 6], "gamma": True},
-    "occupations": {"name": "fermi-dirac", "width": 0.05},
-    "txt": None,
-}
+SODIUM_PW = tiny_pw([6, 6, 6], ecut=250)
 
 
 def test_2d_sheet_plasma_frequency_of_free_electrons():

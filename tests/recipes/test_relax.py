@@ -12,6 +12,7 @@ from ase.build import bulk, fcc111
 from ase.calculators.emt import EMT
 from ase.eos import EquationOfState
 from ase.io import Trajectory, read, write
+from gpaw_settings import tiny_pw
 
 from asr.core import use_store
 from asr.recipes.relax import (
@@ -161,14 +162,7 @@ def test_magnetic_state():
     assert magnetic_state(0.0, np.array([1.0, -1.0])) == "afm"
 
 
-TINY_GPAW = {
-    "name": "gpaw",
-    "mode": {"name": "pw", "ecut": 200},
-    "xc": "PBE",
-    "kpts": {"size": [2, 2, 2], "gamma": True},
-    "occupations": {"name": "fermi-dirac", "width": 0.05},
-    "txt": None,
-}
+TINY_GPAW = tiny_pw([2, 2, 2])
 
 
 @pytest.mark.gpaw
@@ -184,11 +178,7 @@ def test_vanishing_magnetic_moments_are_reported(store):
 
 @pytest.mark.gpaw
 def test_silicon_pbe_lattice_constant(store):
-    calculator = {
-        **TINY_GPAW,
-        "mode": {"name": "pw", "ecut": 300},
-        "kpts": {"density": 3.0, "gamma": True},
-    }
+    calculator = tiny_pw(3.0, ecut=300)
     result = relax(bulk("Si", a=5.43), calculator=calculator).result
     a = result.a * 2**0.5  # primitive fcc cell: a_cubic = √2 a
     assert a == pytest.approx(5.47, rel=0.005)

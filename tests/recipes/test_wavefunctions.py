@@ -1,19 +1,11 @@
 import pytest
 from ase.build import bulk
+from gpaw_settings import tiny_pw
 
 from asr.recipes.wavefunctions import kpts_argument, resolve_nbands
 from asr.recipes.wavefunctions import main as wavefunctions
 
-TINY = {
-    "name": "gpaw",
-    "mode": {"name": "pw", "ecut": 200},
-    "xc": "PBE",
-    "kpts": {"size": [2, 2, 2], "gamma": True},
-    "occupations": {"name": "fermi-dirac", "width": 0.05},
-    "convergence": {"bands": "occupied"},
-    "nbands": -2,
-    "txt": None,
-}
+TINY = tiny_pw([2, 2, 2], convergence={"bands": "occupied"}, nbands=-2)
 
 
 def test_nbands_follow_gpaw():
