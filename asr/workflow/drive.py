@@ -115,7 +115,15 @@ def wait(
 
 
 def submit(script: Path, folders: Sequence[Path], force: bool = False) -> int:
-    """``mq workflow SCRIPT FOLDERS``; returns how many tasks it submitted."""
+    """``mq workflow SCRIPT FOLDERS``; returns how many tasks it submitted.
+
+    The workflow first runs here in every folder, as `mq workflow` will run
+    it: a mistake such as a missing input file is then one error naming its
+    folder, not a traceback of `mq workflow`.
+    """
+    function = _workflow_function(script)
+    for folder in folders:
+        _collect(function, script, folder)
     home = mq_home(folders[0])
     before = _max_id(home)
     command = [sys.executable, "-m", "myqueue", "workflow", str(script)]
@@ -148,26 +156,11 @@ def drive(
 
 def status(script: Path, folders: Sequence[Path]) -> list[CallStatus]:
     """Every call the workflow makes in each folder, and its state."""
-    from myqueue import workflow as mq
-    from myqueue.utils import chdir
-
-    from .runner import NeedsResult, tracing
-
-    script = Path(script).resolve()
-    function = mq.get_workflow_function(script)
+    function = _workflow_function(script)
     rows: list[CallStatus] = []
-    for folder in (Path(f).resolve() for f in folders):
-        with chdir(folder), tracing() as handles:
-            stopped = None
-            mq.runner.tasks, mq.runner.workflow_script = [], script
-            try:
-                function()
-            except NeedsResult as err:
-                stopped = repr(err.pending)
-            except mq.StopCollecting:
-                stopped = "a result that is not there yet"
-            finally:
-                mq.runner.tasks = None
+    for given in folders:
+        folder = Path(given).resolve()
+        handles, stopped = _collect(function, script, given)
         for handle in handles:
             row = CallStatus(folder, handle.name, "new")
             if handle.done:
@@ -177,6 +170,53 @@ def status(script: Path, folders: Sequence[Path]) -> list[CallStatus]:
             rows.append(CallStatus(folder, "...", "waiting", f"needs {stopped}"))
     _add_queue_states(rows, folders)
     return rows
+
+
+def _workflow_function(script: Path) -> Callable[[], None]:
+    from myqueue import workflow as mq
+
+    return mq.get_workflow_function(Path(script).resolve())
+
+
+def _collect(
+    function: Callable[[], None], script: Path, folder: Path
+) -> tuple[list, str | None]:
+    """Run the workflow in `folder` as `mq workflow` does.
+
+    Returns the handles of its calls and what it waits for (None if it ran
+    to its end). A missing file or another `WorkflowError` of the workflow
+    becomes a `WorkflowError` that names `folder`.
+    """
+    from myqueue import workflow as mq
+    from myqueue.utils import chdir
+
+    from .runner import NeedsResult, tracing
+
+    with chdir(Path(folder).resolve()), tracing() as handles:
+        stopped = None
+        mq.runner.tasks = []
+        mq.runner.workflow_script = Path(script).resolve()
+        try:
+            function()
+        except NeedsResult as err:
+            stopped = repr(err.pending)
+        except mq.StopCollecting:
+            stopped = "a result that is not there yet"
+        except (OSError, WorkflowError) as err:
+            raise WorkflowError(_in_folder(err, folder)) from err
+        finally:
+            mq.runner.tasks = None
+    return handles, stopped
+
+
+def _in_folder(err: OSError | WorkflowError, folder: Path) -> str:
+    """The message of `err`, raised by the workflow in `folder`, naming it."""
+    if not isinstance(err, OSError) or err.filename is None or not err.strerror:
+        return f"{folder}: {err}"
+    name = str(err.filename)
+    if isinstance(err, FileNotFoundError) and not Path(name).is_absolute():
+        return f"no {name} in {folder}"
+    return f"{folder}: {err.strerror}: {name}"
 
 
 def _add_queue_states(rows: list[CallStatus], folders: Sequence[Path]) -> None:

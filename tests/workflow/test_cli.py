@@ -59,6 +59,28 @@ def test_status_shows_each_call_and_where_the_workflow_waits(tree):
     assert "1 instruction: 1 new; waiting for a result in 1 folder" in result.output
 
 
+def test_status_names_the_folder_without_an_input_file(tree):
+    flow = write_flow(tree, FLOW)
+    (tree / "tree" / "Al" / "structure.json").unlink()
+    result = CliRunner().invoke(
+        cli, ["workflow", "status", str(flow), "tree/Cu", "tree/Al"]
+    )
+    assert result.exit_code == 1
+    assert "Error: no structure.json in tree/Al" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_run_names_the_folder_without_an_input_file(tree):
+    flow = write_flow(tree, FLOW)
+    (tree / "tree" / "Al" / "structure.json").unlink()
+    args = ["workflow", "run", str(flow), "tree/Cu", "tree/Al", "--local"]
+    done = asr(*args, "--cores", "1", cwd=tree)
+    assert done.returncode == 1
+    assert "Error: no structure.json in tree/Al" in done.stderr
+    assert "Traceback" not in done.stdout + done.stderr  # nor one of `mq workflow`
+    assert local.server_pid(tree) is None
+
+
 def test_local_start_and_stop(tree):
     runner = CliRunner()
     result = runner.invoke(cli, ["workflow", "local", "start", "--cores", "1"])
