@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import re
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -234,8 +235,9 @@ def encode(obj: Any) -> bytes:
 # times faster than walking the value in Python. Its bytes are the reference
 # encoder's for everything it is let to pack (the tests hold it to that);
 # everything else it passes to `_fast_default` or gives up on, and `encode`
-# falls back to the reference: int map keys, NaNs and infinities (whose bits
-# the reference sets), unregistered types (whose error the reference words).
+# falls back to the reference: int map keys, NaNs other than the canonical
+# one (whose bits the reference sets), unregistered types (whose error the
+# reference words).
 _FAST_OPTIONS = (
     ormsgpack.OPT_SORT_KEYS
     | ormsgpack.OPT_PASSTHROUGH_SUBCLASS
@@ -246,9 +248,14 @@ _FAST_OPTIONS = (
     | ormsgpack.OPT_PASSTHROUGH_ENUM
     | ormsgpack.OPT_PASSTHROUGH_UUID
 )
-# A float64 (0xcb, then big-endian bits) that may be a NaN or an infinity;
-# a false alarm (in binary data) only costs the reference path.
-_PACKED_NAN_LIKE = re.compile(rb"\xcb[\x7f\xff][\xf0-\xff]")
+# A float64 (0xcb, then big-endian bits) that may be a NaN other than the
+# canonical one: exponent all ones, and not an infinity or `_NAN` itself.
+# A false alarm (in binary data) only costs the reference path.
+_PACKED_ODD_NAN = re.compile(
+    rb"\xcb(?=[\x7f\xff][\xf0-\xff])(?!"
+    + b"|".join(re.escape(struct.pack(">d", x)) for x in (_NAN, math.inf, -math.inf))
+    + rb")"
+)
 
 
 class _NotFast(Exception):
@@ -257,7 +264,7 @@ class _NotFast(Exception):
 
 def _fast_encode(obj: Any) -> bytes:
     data = ormsgpack.packb(obj, default=_fast_default, option=_FAST_OPTIONS)
-    if _PACKED_NAN_LIKE.search(data):
+    if _PACKED_ODD_NAN.search(data):
         raise _NotFast
     return data
 

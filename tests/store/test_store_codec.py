@@ -455,3 +455,12 @@ def test_records_take_the_fast_path():
         "spin": np.float64(0.5),
     }
     assert codec._fast_encode(record) == reference_encode(record)
+
+
+def test_infinities_and_the_canonical_nan_take_the_fast_path():
+    for value in ([math.inf, -math.inf, math.nan], {"kmax": math.inf}):
+        assert codec._fast_encode(value) == reference_encode(value)
+    odd = [nan_with_payload(0x7FF8000000000001), -math.nan]
+    with pytest.raises(Exception):  # noqa: B017 - any refusal: left to the reference
+        codec._fast_encode(odd)
+    assert codec.encode(odd) == reference_encode([math.nan, math.nan])
