@@ -35,9 +35,11 @@ def project(tmp_path):
 def test_run_structureinfo_and_hit(project):
     out = run("run", "asr.structureinfo --atoms structure.json").output
     assert "Fd-3m" in out and "227" in out
+    assert "Computed in" in out
     uid = out.split("record ")[1].split()[0]
     again = run("run", "asr.structureinfo").output  # structure.json by default
     assert f"record {uid}" in again
+    assert "Found in the store: not computed again." in again
     assert len(list(project.iter_refs())) == 1
 
 
