@@ -11,6 +11,9 @@
 * migrate: `asr cache migrate --apply`'s work (plan + apply) over N records
   (target >= 5,000 records/s), and the command itself, run as a user runs
   it (a new Python process: imports, plan, table, progress bar, apply).
+  Both run in a child process; "memory" is its peak resident set size
+  (`VmHWM`): for the work, the increase over the peak before it began
+  (imports and opening the store); for the command, the whole process.
 
 Everything is written under a temporary folder, removed at the end.
 """
@@ -18,6 +21,7 @@ Everything is written under a temporary folder, removed at the end.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import statistics
 import subprocess
@@ -36,13 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from asr.core import Record, instruction, use_store  # noqa: E402
 from asr.core.arguments import index_terms  # noqa: E402
 from asr.core.metadata import run_metadata  # noqa: E402
-from asr.core.migration import (  # noqa: E402
-    Migration,
-    MigrationSelector,
-    Selector,
-    apply_plan,
-    plan_migrations,
-)
+from asr.core.migration import Migration, MigrationSelector, Selector  # noqa: E402
 from asr.store import DiskStore, init_store  # noqa: E402
 from asr.store.pack import gc  # noqa: E402
 
@@ -104,11 +102,12 @@ def bench_hit(folder: Path, count: int) -> list[tuple]:
             "hit, 1,000-atom Atoms",
             f"{count:,} records",
             f"{asr_ms:.3f} ms",
+            "",
             f"{joblib_ms:.3f} ms",
             "< 1 ms",
             asr_ms < 1.0,
         ),
-        ("(the function itself)", "", f"{plain_ms:.3f} ms", "", "", None),
+        ("(the function itself)", "", f"{plain_ms:.3f} ms", "", "", "", None),
     ]
 
 
@@ -122,15 +121,67 @@ BUMP = MigrationSelector(
 )
 
 
+# The peak resident set size of this process (kB), as a script's line. Not
+# `ru_maxrss`: on Linux a child's starts at its parent's peak at the fork.
+PEAK = """
+def peak_kb():
+    with open("/proc/self/status") as status:
+        return next(int(l.split()[1]) for l in status if l.startswith("VmHWM:"))
+"""
+
+# The work of `asr cache migrate --apply` in a new process, which reports its
+# times and its peak memory before and after.
+MIGRATE = (
+    PEAK
+    + """
+import json, sys, time
+sys.path[:0] = [{root!r}, {here!r}]
+from asr.core.migration import apply_plan, plan_migrations
+from asr.store import DiskStore
+from core import BUMP
+
+store = DiskStore({folder!r})
+before = peak_kb()
+start = time.perf_counter()
+plan = plan_migrations(store, [BUMP])
+planned = time.perf_counter()
+apply_plan(store, plan)
+done = time.perf_counter()
+print(json.dumps(dict(
+    migrated=plan.migrated, plan=planned - start, apply=done - planned,
+    before_kb=before, peak_kb=peak_kb(),
+)))
+"""
+)
+
+
+def run_child(script: str, cwd: Path) -> dict:
+    """Run a Python script in a new process; the JSON of its last line."""
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=cwd,
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+    ).stdout
+    return json.loads(out.splitlines()[-1])
+
+
+def megabytes(kb: int) -> str:
+    return f"{kb / 1024:,.0f} MB"
+
+
 def bench_migrate(folder: Path, count: int) -> list[tuple]:
     store = init_store(folder / "migrate")
     fill(store, count)
-    start = time.perf_counter()
-    plan = plan_migrations(store, [BUMP])
-    planned = time.perf_counter()
-    apply_plan(store, plan)
-    done = time.perf_counter()
-    assert plan.migrated == count, (plan.migrated, count)
+    here = Path(__file__).resolve().parent
+    script = MIGRATE.format(
+        root=str(here.parent), here=str(here), folder=str(store.root)
+    )
+    figures = run_child(script, folder)
+    assert figures["migrated"] == count, (figures["migrated"], count)
+    memory = "+" + megabytes(figures["peak_kb"] - figures["before_kb"])
+    store.refresh()
     # The migration left a loose ref per Record; gc packs them into one table.
     listed = time.perf_counter()
     refs = sum(1 for _ in store.iter_refs())
@@ -142,19 +193,24 @@ def bench_migrate(folder: Path, count: int) -> list[tuple]:
     listed = time.perf_counter()
     assert sum(1 for _ in DiskStore(store.root).iter_refs()) == count
     packed_listing = time.perf_counter() - listed
+    both = figures["plan"] + figures["apply"]
     return [
-        rate_row("migrate: plan", count, planned - start),
-        rate_row("migrate: apply", count, done - planned),
-        rate_row("migrate: plan + apply", count, done - start, target=5000),
+        rate_row("migrate: plan", count, figures["plan"]),
+        rate_row("migrate: apply", count, figures["apply"]),
+        rate_row("migrate: plan + apply", count, both, target=5000, memory=memory),
         rate_row("gc after it: loose refs packed", count, packed),
         rate_row("list refs (iter_refs): loose", count, loose_listing),
         rate_row("list refs (iter_refs): after gc", count, packed_listing),
     ]
 
 
-# `asr cache migrate --apply` with the benchmark's migration registered.
-CLI = """
-import sys
+# `asr cache migrate --apply` with the benchmark's migration registered; at
+# exit it prints its peak memory.
+CLI = (
+    PEAK
+    + """
+import atexit, json, sys
+atexit.register(lambda: print(json.dumps(dict(peak_kb=peak_kb()))))
 sys.path[:0] = [{root!r}, {here!r}]
 from asr.core.migration import register_migration
 from core import BUMP
@@ -162,6 +218,7 @@ register_migration(BUMP.migration, BUMP.selector)
 from asr.cli.main import main
 main(["cache", "migrate", "--apply"])
 """
+)
 
 
 def bench_migrate_cli(folder: Path, count: int) -> list[tuple]:
@@ -170,26 +227,34 @@ def bench_migrate_cli(folder: Path, count: int) -> list[tuple]:
     here = Path(__file__).resolve().parent
     script = CLI.format(root=str(here.parent), here=str(here))
     start = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=folder / "cli",
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    peak = run_child(script, folder / "cli")["peak_kb"]
     seconds = time.perf_counter() - start
     store.refresh()
     assert all(store.get(oid).payload["version"] == 1 for _, oid in store.iter_refs())
     return [
-        rate_row("asr cache migrate --apply", count, seconds, target=5000),
+        rate_row(
+            "asr cache migrate --apply",
+            count,
+            seconds,
+            target=5000,
+            memory=megabytes(peak) + " (process)",
+        ),
     ]
 
 
-def rate_row(name: str, count: int, seconds: float, target: int | None = None):
+def rate_row(
+    name: str,
+    count: int,
+    seconds: float,
+    target: int | None = None,
+    memory: str = "",
+):
     rate = count / seconds
     return (
         name,
         f"{count:,} records",
         f"{rate:,.0f} /s",
+        memory,
         "",
         "" if target is None else f">= {target:,} /s",
         None if target is None else rate >= target,
@@ -218,14 +283,15 @@ def main() -> int:
         "benchmark",
         "size",
         "ASR",
+        "memory (peak RSS)",
         "joblib.Memory",
         "target",
         "met",
         title="Caching layer and migrations",
     )
-    for name, size, asr, joblib_figure, target, met in rows:
+    for name, size, asr, memory, joblib_figure, target, met in rows:
         mark = "" if met is None else ("[green]yes[/green]" if met else "[red]no[/red]")
-        table.add_row(name, size, asr, joblib_figure, target, mark)
+        table.add_row(name, size, asr, memory, joblib_figure, target, mark)
     Console().print(table)
     return 0 if args.quick or all(r[-1] is not False for r in rows) else 1
 
