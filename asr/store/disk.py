@@ -158,7 +158,11 @@ class DiskStore(BaseStore):
         write_atomic(path, data, durable=self.durable)
 
     def _find_packed(self, oid: str, refresh: bool = False):
-        found = self._packs.find(bytes.fromhex(oid), refresh)
+        key = bytes.fromhex(oid)
+        # An object is the same in every pack: a hit in the packs loaded
+        # already is right, and only a miss lists the folder again.
+        found = None if refresh else self._packs.find_loaded(key)
+        found = found or self._packs.find(key, refresh)
         return found[0] if found else None
 
     def _read_packed(self, table: tables.Table, row: int) -> tuple[bytes, str]:

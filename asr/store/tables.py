@@ -170,7 +170,21 @@ class TableCache:
         their keys merged (built once per set of tables) replaces one per
         table, so a lookup costs the same however many tables there are.
         """
-        tables = self.tables(refresh)
+        self.tables(refresh)
+        return self._find(key)
+
+    def find_loaded(self, key: bytes) -> list[tuple[Table, int]]:
+        """As `find`, in the tables loaded already: the folder is not looked at.
+
+        For tables whose rows stay true once written (a pack's objects are
+        the same in any pack), where a hit needs no newer listing and only a
+        miss does. Right after a table is written, the folder's mtime is too
+        young to trust, and `find` lists it again at every call.
+        """
+        return self._find(key)
+
+    def _find(self, key: bytes) -> list[tuple[Table, int]]:
+        tables = self._list
         if len(tables) <= 2:
             return [(table, row) for table in tables for row in table.rows(key)]
         if self._merged is None:

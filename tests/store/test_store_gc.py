@@ -76,6 +76,22 @@ def test_gc_twice_and_repack(tmp_path, repack):
     assert fsck(fresh).ok
 
 
+def test_reader_of_packs_that_gc_merged_away(tmp_path):
+    """Lookups search the packs a reader loaded first, without listing the
+    folder; a pack merged away since is found again in the new one."""
+    store = init_store(tmp_path)
+    first = [store.commit(i) for i in range(3)]
+    gc(store)
+    second = [store.commit(i) for i in range(3, 5)]
+    gc(store)
+    reader = DiskStore(store.root)
+    assert reader.has(first[0].oid)  # loads both pack tables, opens no pack
+    gc(store, repack=True)
+    for i, record in enumerate(first + second):
+        assert reader.has(record.oid)
+        assert reader.get(record.oid).payload == i
+
+
 def test_packed_loose_copies_go_to_a_trash_removed_later(tmp_path, monkeypatch):
     """gc moves packed loose files aside; a trash left by a crash is harmless
     and removed by the next gc."""
