@@ -139,8 +139,11 @@ class DiskStore(BaseStore):
             self.close()
 
     def refresh(self) -> None:
+        # Tables are listed again (and new ones loaded) when next used, not
+        # now: a bulk writer refreshes after each batch, and loading every
+        # index segment a migration writes would keep them all in memory.
         for cache in (self._packs, self._packed_refs, self._segments):
-            cache.tables(refresh=True)
+            cache.forget()
         self._log.refresh()
 
     # -- objects ------------------------------------------------------------

@@ -163,6 +163,10 @@ class TableCache:
             self._mtime = None if racy else mtime
         return list(self._list)
 
+    def forget(self) -> None:
+        """List the folder again when next used, and load new tables then."""
+        self._mtime = None
+
     def find(self, key: bytes, refresh: bool = False) -> list[tuple[Table, int]]:
         """Every (table, row) whose key is `key`, in the order of `tables()`.
 

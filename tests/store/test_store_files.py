@@ -162,6 +162,35 @@ def test_table_cache_sees_a_change_within_one_clock_tick(tmp_path):
     assert sorted(int(t.columns["n"][0]) for t in cache.tables()) == [1, 2]
 
 
+def test_table_cache_forgets_its_listing_and_loads_when_next_used(tmp_path):
+    """`forget` (what a store's refresh does) loads nothing; the next use
+    lists the folder again, even where its mtime seems not to have changed."""
+    folder = tmp_path / "tables"
+    folder.mkdir()
+    tables.save(small_table(1), folder)
+    old = time.time_ns() - 10 * tables.RACY_NS
+    os.utime(folder, ns=(old, old))  # old enough to be trusted
+    cache = tables.TableCache(folder)
+    assert len(cache.tables()) == 1
+    tables.save(small_table(2), folder)
+    os.utime(folder, ns=(old, old))  # as a stale attribute cache would show it
+    assert len(cache.tables()) == 1
+    cache.forget()
+    assert len(cache._tables) == 1  # not loaded yet
+    assert sorted(int(t.columns["n"][0]) for t in cache.tables()) == [1, 2]
+
+
+def test_store_refresh_after_a_bulk_write_loads_tables_when_used(tmp_path):
+    from asr.store import IndexTerms, digest, init_store
+
+    store = init_store(tmp_path)
+    key = digest(b"a")
+    with store.bulk() as batch:
+        record = batch.commit(1, index=IndexTerms(key, digest(b"s"), [1.0]))
+    assert store._segments._tables == {}  # refreshed, not loaded
+    assert [r.uid for r in store.find(key)] == [record.uid]
+
+
 def test_table_rows_and_prefixes():
     keys = [bytes.fromhex(h.ljust(32, "0")) for h in ("ab", "abcd", "ab", "ff", "00")]
     table = tables.build("test", keys, {"i": np.arange(5)})
