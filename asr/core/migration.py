@@ -8,13 +8,19 @@ migrations that apply (v0 -> v1 -> v2), never one twice in a revision chain.
 `apply_strategy` writes every step as a new revision object whose `Revision`
 lists what changed, and moves the Record's ref once, with compare-and-swap:
 each Record migrates atomically and the old revisions stay readable.
+
+Over a whole store, `plan_migrations` counts the Records each strategy would
+migrate (a dry run) and `apply_migrations` plans and applies in one pass, a
+batch at a time. Neither holds more than one batch of strategies: however
+many Records migrate, they keep only a count per strategy.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from asr.store import (
@@ -291,39 +297,97 @@ def apply_strategy(store: BaseStore, strategy: MigrationStrategy) -> Record:
 
 @dataclass
 class MigrationPlan:
-    """What `asr cache migrate` found: strategies grouped, and failures."""
+    """What migrating a store found (and, applied, did), without its Records.
 
-    strategies: list[MigrationStrategy] = field(default_factory=list)
+    Counts Records by strategy (the uids of its migrations, in order) and
+    keeps the failures' messages, but no Record: it stays small however
+    many Records migrate. Applying fills in `migrated` and `conflicts`.
+    """
+
+    selectors: list[MigrationSelector] = field(default_factory=list)
+    counts: dict[tuple[str, ...], list] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
     migrated: int = 0
     conflicts: int = 0
 
+    @property
+    def total(self) -> int:
+        """Records that migrations apply to."""
+        return sum(count for _description, count in self.counts.values())
+
+    def add(self, strategy: MigrationStrategy) -> None:
+        entry = self.counts.setdefault(strategy.key, [strategy.description, 0])
+        entry[1] += 1
+
     def groups(self) -> list[tuple[str, int]]:
         """(strategy description, number of Records), most common first."""
-        counts: dict[tuple[str, ...], list] = {}
-        for strategy in self.strategies:
-            entry = counts.setdefault(strategy.key, [strategy.description, 0])
-            entry[1] += 1
-        return sorted(((d, n) for d, n in counts.values()), key=lambda x: -x[1])
+        return sorted(((d, n) for d, n in self.counts.values()), key=lambda x: -x[1])
+
+
+BATCH_SIZE = 4096  # Records written in one pack, whose refs then move together
 
 
 def plan_migrations(
     store: BaseStore, selectors: Iterable[MigrationSelector] | None = None
 ) -> MigrationPlan:
-    """Every Record that migrations apply to, with its strategy.
+    """How many Records each strategy would migrate (a dry run).
+
+    One pass over the refs; each strategy is counted and dropped.
+    """
+    plan = _new_plan(selectors)
+    with collector_paused() as collect:
+        for _strategy in _strategies(store, plan, collect):
+            pass
+    return plan
+
+
+def apply_migrations(
+    store: BaseStore,
+    selectors: Iterable[MigrationSelector] | None = None,
+    progress: Callable[[int], None] | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> MigrationPlan:
+    """Plan and apply in one pass over the refs, `batch_size` Records at a time.
+
+    Only one batch of strategies is in memory at once. `progress` is told
+    how many Records each batch held.
+    """
+    return _apply(store, _new_plan(selectors), progress, batch_size)
+
+
+def apply_plan(
+    store: BaseStore,
+    plan: MigrationPlan,
+    progress: Callable[[int], None] | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> MigrationPlan:
+    """Apply what `plan_migrations` planned, with the plan's selectors.
+
+    The plan holds no Record, so each is planned again from its head as it
+    is now (one pass, as `apply_migrations`); the plan's counts and failures
+    then tell what this pass found.
+    """
+    plan.counts.clear()
+    plan.failures.clear()
+    return _apply(store, plan, progress, batch_size)
+
+
+def _new_plan(selectors: Iterable[MigrationSelector] | None) -> MigrationPlan:
+    return MigrationPlan(
+        list(migration_selectors() if selectors is None else selectors)
+    )
+
+
+def _strategies(
+    store: BaseStore, plan: MigrationPlan, collect: Callable[[], int]
+) -> Iterator[MigrationStrategy]:
+    """The strategy of each Record the plan's selectors migrate, counted in
+    the plan as it goes; failures go into the plan too.
 
     Records are read lazily (`read_record`): a migration that changes the
     version and leaves the arguments alone never builds their Atoms.
     """
-    selectors = list(migration_selectors() if selectors is None else selectors)
-    plan = MigrationPlan()
     shapes = ShapeCache()
-    with collector_paused() as collect:
-        _plan_all(store, selectors, plan, shapes, collect)
-    return plan
-
-
-def _plan_all(store, selectors, plan: MigrationPlan, shapes: ShapeCache, collect):
     for count, (_uid, oid) in enumerate(store.iter_refs(), 1):
         if count % COLLECT_EVERY == 0:
             collect()
@@ -331,42 +395,38 @@ def _plan_all(store, selectors, plan: MigrationPlan, shapes: ShapeCache, collect
         if record is None:
             continue
         try:
-            strategy = make_strategy(store, record, selectors, shapes)
+            strategy = make_strategy(store, record, plan.selectors, shapes)
         except MigrationError as err:
             plan.failures.append(str(err))
             continue
         if strategy is not None:
-            plan.strategies.append(strategy)
+            plan.add(strategy)
+            yield strategy
 
 
-def apply_plan(
-    store: BaseStore,
-    plan: MigrationPlan,
-    progress: Callable[[int], None] | None = None,
-    batch_size: int = 2000,
-) -> MigrationPlan:
-    """Write every strategy's revisions and move the refs, batch by batch.
+def _apply(store, plan: MigrationPlan, progress, batch_size: int) -> MigrationPlan:
+    """Write the strategies' revisions and move the refs, batch by batch.
 
     A batch's objects are written in one pack (one fsync); only then do the
-    refs move, each with compare-and-swap (`move_refs`: a few files per
-    batch). Killed at any moment, the store holds old refs or new ones,
-    never a ref to a missing object; a Record another process migrated
-    meanwhile counts as a conflict and is skipped.
+    refs move, each with compare-and-swap from the head it was planned from
+    (`move_refs`: a few files per batch). Killed at any moment, the store
+    holds old refs or new ones, never a ref to a missing object; a Record
+    another process migrated meanwhile counts as a conflict and is skipped.
     """
-    todo = plan.strategies
     with collector_paused() as collect:
-        for start in range(0, len(todo), batch_size):
-            chunk = todo[start : start + batch_size]
+        strategies = _strategies(store, plan, collect)
+        while chunk := list(islice(strategies, batch_size)):
             with store.bulk() as batch:
                 heads = [write_revisions(batch, strategy) for strategy in chunk]
             moves = [
                 (strategy.record.uid, head, strategy.record.oid)
                 for strategy, head in zip(chunk, heads, strict=True)
             ]
+            del chunk, heads  # the batch's Records go before the next batch's
             moved = store.move_refs(moves)
             plan.migrated += sum(moved)
             plan.conflicts += len(moved) - sum(moved)
             if progress:
-                progress(len(chunk))
+                progress(len(moved))
             collect()
     return plan

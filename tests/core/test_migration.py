@@ -15,6 +15,7 @@ from asr.core.migration import (
     MigrationError,
     MigrationSelector,
     Selector,
+    apply_migrations,
     apply_plan,
     make_strategy,
     plan_migrations,
@@ -83,7 +84,7 @@ def test_chain_of_migrations(store):
         ("changed", "version"),
     }
     # A rerun finds nothing to do; the migrated Record hits the cache.
-    assert plan_migrations(store, CHAIN).strategies == []
+    assert plan_migrations(store, CHAIN).total == 0
     calls = []
 
     @instruction("test.gap", version=2)
@@ -102,9 +103,9 @@ def test_migration_never_applied_twice(store):
         )
     ]
     plan = plan_migrations(store, loop)
-    assert [s.key for s in plan.strategies] == [("touch",)]
+    assert plan.counts == {("touch",): ["Touch", 1]}
     apply_plan(store, plan)
-    assert plan_migrations(store, loop).strategies == []
+    assert plan_migrations(store, loop).total == 0
     assert len(list(store.log(record.uid))) == 2
 
 
@@ -142,7 +143,7 @@ def test_unmigratable_records_are_recomputed(store):
 MIGRATE_SCRIPT = textwrap.dedent(
     """
     from asr.core.migration import (
-        Migration, MigrationSelector, Selector, apply_plan, plan_migrations
+        Migration, MigrationSelector, Selector, apply_migrations
     )
     from asr.store import open_store
 
@@ -152,8 +153,7 @@ MIGRATE_SCRIPT = textwrap.dedent(
 
     store = open_store(".")
     bumps = MigrationSelector(Selector(version=0), Migration("bump", "Bump", bump))
-    plan = plan_migrations(store, [bumps])
-    apply_plan(store, plan, batch_size=7)
+    plan = apply_migrations(store, [bumps], batch_size=7)
     print(plan.migrated, plan.conflicts)
     """
 )
@@ -266,6 +266,27 @@ def bulk_records(store, count: int) -> list[str]:
     return uids
 
 
+def test_applying_holds_one_batch_of_strategies(store, monkeypatch):
+    import weakref
+
+    import asr.core.migration as migration
+
+    made, alive = [], []
+
+    def make_strategy(*args):
+        strategy = migration_make_strategy(*args)
+        made.append(weakref.ref(strategy))
+        alive.append(sum(ref() is not None for ref in made))
+        return strategy
+
+    migration_make_strategy = migration.make_strategy
+    monkeypatch.setattr(migration, "make_strategy", make_strategy)
+    bulk_records(store, 40)
+    plan = apply_migrations(store, CHAIN[:1], batch_size=8)
+    assert plan.migrated == 40 and plan.groups() == [("Rename gap to band_gap", 40)]
+    assert max(alive) == 8  # one batch at a time
+
+
 @pytest.mark.slow
 def test_migrate_killed_at_random_moments(store, tmp_path):
     import random
@@ -296,5 +317,5 @@ def test_migrate_killed_at_random_moments(store, tmp_path):
     for uid in uids:
         chain = list(store.log(uid))
         assert len(chain) == 2 and chain[0].payload["version"] == 1
-    assert plan_migrations(store, []).strategies == []
+    assert plan_migrations(store, []).total == 0
     assert fsck(store).ok
