@@ -97,6 +97,16 @@ def _walk_fanned(folder: Path) -> Iterator[tuple[str, str]]:
                 yield top + name, f"{sub}/{name}"
 
 
+def _held_by(keys: np.ndarray, held: list[tables.Table]) -> np.ndarray:
+    """Which of `keys` (dtype S16) any of the tables `held` has."""
+    found = np.zeros(len(keys), bool)
+    for table in held:
+        if len(table) and len(keys):
+            rows = np.searchsorted(table.keys, keys).clip(max=len(table) - 1)
+            found |= table.keys[rows] == keys
+    return found
+
+
 class DiskStore(BaseStore):
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
@@ -366,21 +376,29 @@ class DiskStore(BaseStore):
                 continue
             if oid is not None:
                 yield Uid(uid), oid
-        seen = set(loose)
+        loose_uids = set(loose)  # their texts are no longer needed
+        del loose
+        # Loose refs (tombstones too) hide packed and logged ones; a packed
+        # ref hides a logged one and the same ref in a table before it (as
+        # `get_ref` reads them). Which are hidden is worked out table by
+        # table with numpy: no set of every uid (a hundred bytes a ref).
         self._log.refresh()
         logged = dict(self._log.refs)  # read before the packed refs (see get_ref)
-        for table in reversed(self._packed_refs.tables()):
+        packed = self._packed_refs.tables()[::-1]
+        for i, table in enumerate(packed):
+            hidden = _held_by(table.keys, packed[:i])
+            hidden[1:] |= table.keys[1:] == table.keys[:-1]  # the first row counts
             uids = table.keys.tobytes()  # 16 bytes a row, zeros kept
             oids = table.columns["oid"].tobytes()
-            for start in range(0, len(uids), 16):
+            for start, hide in zip(range(0, len(uids), 16), hidden.tolist()):
                 uid = Uid(uids[start : start + 16])
-                if uid not in seen:
-                    seen.add(uid)
+                if not hide and uid not in loose_uids:
                     yield uid, ObjectId(oids[start : start + 16])
-        for uid, oid in sorted(logged.items()):
-            if uid not in seen:
-                seen.add(uid)
-                yield uid, oid
+        uids = sorted(logged)
+        keys = np.array([bytes.fromhex(uid) for uid in uids], "S16")
+        for uid, hide in zip(uids, _held_by(keys, packed).tolist()):
+            if not hide and uid not in loose_uids:
+                yield uid, logged[uid]
 
     def _uids_with_prefix(self, prefix):
         found = {

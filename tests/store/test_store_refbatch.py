@@ -178,3 +178,31 @@ def test_tombstones_stay_loose(tmp_path):
     assert store.get_ref(deleted.uid) is None
     assert store.get_ref(kept.uid) == kept.oid
     assert Uid(deleted.uid) not in dict(type(store)(store.root).iter_refs())
+
+
+def test_iter_refs_lists_each_ref_once_with_the_head_get_ref_reads(tmp_path):
+    """Refs in overlapping packed tables, in a log, loose and deleted."""
+    from asr.store import tables
+
+    store = init_store(tmp_path)
+    with store.bulk() as batch:
+        records = [batch.commit({"v": i}) for i in range(6)]
+    blobs = [store.put_blob(bytes([i])) for i in range(5)]
+    pack.write_packed_refs(store, {r.uid: blobs[0] for r in records[:3]})
+    twice = bytes.fromhex(records[5].uid)  # twice in one table: its first row
+    table = tables.build(
+        "refs",
+        [twice, twice],
+        {"oid": tables.hex16_column([blobs[1], blobs[2]])},
+    )
+    tables.save(table, store.refs_dir / "packed")
+    logged = store.commit({"v": "logged"})  # its ref is in this process's log
+    store.commit({"v": "loose"}, uid=records[3].uid, parent=records[3].oid)
+    store.delete_ref(records[4].uid)
+    reader = type(store)(store.root)
+    refs = list(reader.iter_refs())
+    assert len(refs) == len(dict(refs)) == 6
+    uids = [r.uid for r in records] + [logged.uid]
+    expected = {uid: reader.get_ref(uid) for uid in uids}
+    assert dict(refs) == {uid: oid for uid, oid in expected.items() if oid}
+    assert dict(refs)[records[5].uid] != blobs[2]  # never the second row
