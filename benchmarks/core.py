@@ -304,7 +304,7 @@ def main() -> int:
     for name, size, asr, memory, joblib_figure, target, met in rows:
         mark = "" if met is None else ("[green]yes[/green]" if met else "[red]no[/red]")
         table.add_row(name, size, asr, memory, joblib_figure, target, mark)
-    Console().print(table)
+    Console(width=max(120, Console().width)).print(table)
     return 0 if args.quick or all(r[-1] is not False for r in rows) else 1
 
 

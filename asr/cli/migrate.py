@@ -51,5 +51,7 @@ def migrate(do_apply: bool) -> None:
         )
         + "."
     )
+    if plan.migrated:
+        out.print("[dim]Their refs are loose files until `asr gc` packs them.[/dim]")
     if plan.failures:
         raise SystemExit(1)

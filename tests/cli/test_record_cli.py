@@ -139,7 +139,9 @@ def test_migrate_lists_applies_and_reruns(project):
     assert "Rename gap to band_gap" in listed and "3" in listed and "--apply" in listed
     applied = run("cache", "migrate", "--apply").output
     assert "Migrated 3 Records" in applied
+    assert "until `asr gc` packs them" in applied
     assert "Nothing to migrate" in run("cache", "migrate").output
+    assert "Packed 3 loose refs." in run("gc").output
     log = run("log", records[0].uid).output
     assert "Rename gap to band_gap" in log and "cli-gap-0-1" in log
     shown = run("show", records[0].uid + "~1").output
