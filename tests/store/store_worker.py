@@ -16,7 +16,7 @@ import numpy as np
 
 from asr.store import DiskStore, IndexTerms, digest
 from asr.store.files import FileLock
-from asr.store.objects import StoredObject
+from asr.store.objects import StoredObject, record_header
 
 
 def terms(exact: str, shape: str, floats) -> IndexTerms:
@@ -134,6 +134,34 @@ def commit_loop(root: str, seed: int, gc_every: int) -> None:
         j += 1
 
 
+def move_loop(root: str, worker: int, count: int, rounds: int) -> None:
+    """New revisions of `count` records, `rounds` times, their refs moved in
+    batches (as migrations move them); reports each record's last head."""
+    store = DiskStore(root)
+    with store.bulk() as batch:
+        heads = {
+            r.uid: r.oid for r in (batch.commit({"w": worker}) for _ in range(count))
+        }
+    for round_ in range(1, rounds + 1):
+        with store.bulk() as batch:
+            moves = [
+                (
+                    uid,
+                    batch.put_object(
+                        "record",
+                        record_header(uid, old, None),
+                        {"w": worker, "r": round_},
+                    ),
+                    old,
+                )
+                for uid, old in heads.items()
+            ]
+        assert store.move_refs(moves) == [True] * len(moves)
+        heads = {uid: new for uid, new, _old in moves}
+    for uid, oid in heads.items():
+        print(json.dumps({"uid": uid, "oid": oid}), flush=True)
+
+
 def contend(lock_path: str, folder: str, rounds: int, start_at: float) -> None:
     """Take a lock many times; fail if anyone else is inside at the same time.
 
@@ -170,6 +198,8 @@ if __name__ == "__main__":
         write_and_read(args[0], int(args[1]), float(args[2]))
     elif mode == "commit-loop":
         commit_loop(args[0], int(args[1]), int(args[2]))
+    elif mode == "move-loop":
+        move_loop(args[0], int(args[1]), int(args[2]), int(args[3]))
     elif mode == "contend":
         contend(args[0], args[1], int(args[2]), float(args[3]))
     else:

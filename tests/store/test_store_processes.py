@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from asr.store import DiskStore, init_store
+from asr.store import DiskStore, init_store, refbatch
 from asr.store.fsck import fsck
 from asr.store.pack import gc, tmp_files
 
@@ -101,6 +101,26 @@ def test_gc_while_writers_write_and_read(tmp_path):
     fresh = DiskStore(store.root)
     check_clean(fresh, records)
     assert list(fresh.iter_loose_object_ids()) == []
+
+
+def test_gc_packs_refs_while_batches_move_them(tmp_path, monkeypatch):
+    """gc packs loose refs and removes batch tables (at once: no idle wait)
+    while two processes move the same refs round after round."""
+    monkeypatch.setattr(refbatch, "IDLE_SECONDS", 0.0)
+    store = init_store(tmp_path)
+    workers = [start("move-loop", store.root, i, 300, 12) for i in range(2)]
+    runs = 0
+    while any(w.poll() is None for w in workers) or runs < 2:
+        gc(store)
+        runs += 1
+    records = [r for w in workers for r in finish(w)]
+    assert len(records) == 600
+    check_clean(DiskStore(store.root), records)
+    gc(store)
+    fresh = DiskStore(store.root)
+    check_clean(fresh, records)
+    assert not any(p.name.endswith(".table") for p in fresh.refs_dir.glob("batch/*"))
+    assert not list(fresh.refs_dir.glob("??/*"))  # every ref packed
 
 
 def kill_at_random(root: Path, seed: int, gc_every: int, delay: float) -> list[dict]:
