@@ -258,13 +258,21 @@ _PACKED_ODD_NAN = re.compile(
 )
 
 
+_HOLLOW_TYPES = frozenset({np.ndarray, Uid, ObjectId, tuple, Tagged})
+
+
 class _NotFast(Exception):
     """This value is for the reference encoder."""
 
 
 def _fast_encode(obj: Any) -> bytes:
     data = ormsgpack.packb(obj, default=_fast_default, option=_FAST_OPTIONS)
-    if _PACKED_ODD_NAN.search(data):
+    if _PACKED_ODD_NAN.search(data) and _PACKED_ODD_NAN.search(
+        # Where was it? Packed again with every extension left empty: what
+        # remains are the floats outside arrays (and outside tuples and
+        # registered types, which `_fast_encode` checked on their own).
+        ormsgpack.packb(obj, default=_hollow_default, option=_FAST_OPTIONS)
+    ):
         raise _NotFast
     return data
 
@@ -286,6 +294,17 @@ def _fast_default(obj: Any) -> ormsgpack.Ext:
         return ormsgpack.Ext(EXT_TAGGED, _fast_encode([obj.tag, obj.data]))
     if isinstance(obj, np.generic):
         return ormsgpack.Ext(EXT_NDARRAY, _encode_array(np.asarray(obj)).data)
+    raise _NotFast
+
+
+_HOLLOW = ormsgpack.Ext(0, b"")
+
+
+def _hollow_default(obj: Any) -> ormsgpack.Ext:
+    """What `_fast_default` turns into an extension, as an empty one."""
+    t = type(obj)
+    if t in _HOLLOW_TYPES or t in _by_type or isinstance(obj, np.generic):
+        return _HOLLOW
     raise _NotFast
 
 

@@ -464,3 +464,16 @@ def test_infinities_and_the_canonical_nan_take_the_fast_path():
     with pytest.raises(Exception):  # noqa: B017 - any refusal: left to the reference
         codec._fast_encode(odd)
     assert codec.encode(odd) == reference_encode([math.nan, math.nan])
+
+
+def test_nan_like_bytes_inside_arrays_stay_on_the_fast_path():
+    # Array bytes that look like a packed odd NaN (0xcb 0x7f 0xf1 ...): only
+    # floats outside arrays may send a value to the reference encoder.
+    array = np.frombuffer(b"\x00\xcb\x7f\xf1\x00\x00\x00\x00" * 2, "<f8")
+    for value in ({"a": array}, {"t": (array, 1.5)}, [array, math.inf]):
+        assert codec._fast_encode(value) == reference_encode(value)
+    odd = nan_with_payload(0x7FF8000000000001)
+    for value in ({"a": array, "x": odd}, {"t": (array, odd)}):
+        with pytest.raises(Exception):  # noqa: B017 - any refusal will do
+            codec._fast_encode(value)
+        assert codec.encode(value) == reference_encode(value)
