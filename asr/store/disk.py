@@ -16,10 +16,12 @@ Layout (every file is written once, atomically; only refs are replaced)::
     .asr/trash/<gc run>/             packed loose copies, being removed
     .asr/locks/                      lock files (see files.FileLock)
 
-A loose ref overrides one in a log, which overrides a packed one. Loose
-objects and logs are moved into packs, segments and packed refs by `gc`,
-which deletes a loose copy or a log only after what it holds is committed
-elsewhere (the tables renamed into place).
+A loose ref overrides a packed one, which overrides one in a log (a log
+holds only a record's first ref, which a packed one equals or has moved on
+from). Loose objects, logs and loose refs are moved into packs, segments
+and packed refs by `gc`, which deletes a loose copy, a log or a loose ref
+only after what it holds is committed elsewhere (the tables renamed into
+place).
 """
 
 from __future__ import annotations
@@ -283,6 +285,17 @@ class DiskStore(BaseStore):
     def _ref_path(self, uid: str) -> Path:
         return _fan(self.refs_dir, uid)
 
+    def _loose_ref(self, uid: str) -> str:
+        """The path of a loose ref, as a string (for hot paths)."""
+        return f"{self._refs_str}/{uid[:2]}/{uid[2:]}"
+
+    def loose_ref_texts(self) -> Iterator[tuple[str, bytes]]:
+        """(uid, text) of every loose ref: a head, a batch line or a tombstone."""
+        for hexid, path in _walk_fanned(self.refs_dir):
+            if len(hexid) == 32:
+                with contextlib.suppress(FileNotFoundError):
+                    yield hexid, read_bytes(path)
+
     def _packed_ref(self, uid: str) -> ObjectId | None:
         found = self._packed_refs.find(bytes.fromhex(uid))
         if not found:
@@ -293,7 +306,7 @@ class DiskStore(BaseStore):
 
     def get_ref(self, uid):
         try:
-            text = read_bytes(f"{self._refs_str}/{uid[:2]}/{uid[2:]}")
+            text = read_bytes(self._loose_ref(uid))
         except FileNotFoundError:
             # Packed before logged: a log holds only a record's first ref,
             # which a packed ref equals or (folded from a loose ref by gc)
@@ -360,12 +373,7 @@ class DiskStore(BaseStore):
     ) -> Iterator[tuple[Uid, ObjectId]]:
         """Every (uid, head); a ref that cannot be read raises StoreError,
         or with `on_error` (fsck) is reported there and left out."""
-        loose = {}
-        for hexid, path in _walk_fanned(self.refs_dir):
-            if len(hexid) != 32:
-                continue
-            with contextlib.suppress(FileNotFoundError):
-                loose[hexid] = read_bytes(path)
+        loose = dict(self.loose_ref_texts())
         for uid, text in sorted(loose.items()):
             try:
                 oid = self._parse_ref(uid, text)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -21,7 +21,7 @@ import numpy as np
 
 from . import refbatch, tables, trash
 from .collector import collector_paused
-from .disk import DiskStore, _walk_fanned, index_segment, segment_entries
+from .disk import DiskStore, index_segment, segment_entries
 from .errors import StoreError
 from .files import (
     FileLock,
@@ -445,19 +445,12 @@ def _merge_packed_refs(
             remove(folder / name)
 
 
-def _loose_ref_texts(store: DiskStore) -> Iterator[tuple[str, bytes]]:
-    for hexid, path in _walk_fanned(store.refs_dir):
-        if len(hexid) == 32:
-            with contextlib.suppress(FileNotFoundError):
-                yield hexid, read_bytes(path)
-
-
 def _read_loose_refs(store: DiskStore) -> dict[Uid, tuple[bytes, ObjectId]]:
     """Every loose ref that names a head, with its text. Tombstones stay
     loose (they hide refs in logs gc may not have folded); so do refs that
     cannot be read, for fsck to report."""
     found = {}
-    for hexid, text in _loose_ref_texts(store):
+    for hexid, text in store.loose_ref_texts():
         try:
             oid = store._parse_ref(hexid, text)
         except StoreError:
@@ -478,7 +471,7 @@ def _remove_packed_loose_refs(
     removed = 0
     with refbatch.LockHolder(store, "gc") as holder:
         for uid, (text, _oid) in loose.items():
-            ref = f"{store._refs_str}/{uid[:2]}/{uid[2:]}"
+            ref = store._loose_ref(uid)
             if not holder.lock(ref):
                 continue  # being moved: it stays loose
             try:
@@ -499,7 +492,7 @@ def _remove_unused_batches(store: DiskStore) -> int:
     idle = refbatch.idle_tables(store)
     if not idle:
         return 0
-    named = {refbatch.named_batch(text) for _hexid, text in _loose_ref_texts(store)}
+    named = {refbatch.named_batch(text) for _hexid, text in store.loose_ref_texts()}
     unused = [name for name in idle if name not in named]
     for name in unused:
         refbatch.remove_table(store, name)

@@ -67,7 +67,7 @@ def _move_batch(store, moves) -> list:
 
 
 def _move_one(store, holder: LockHolder, uid: Uid, expected: ObjectId | None):
-    ref = f"{store._refs_str}/{uid[:2]}/{uid[2:]}"
+    ref = store._loose_ref(uid)
     if not holder.lock(ref):
         return None  # held by another writer, or no links: the usual way
     lock = ref + LOCK
@@ -183,6 +183,6 @@ def batch_ref(store, uid: str, text: bytes) -> ObjectId:
 
 def _loose_text(store, uid: str) -> bytes | None:
     try:
-        return read_bytes(f"{store._refs_str}/{uid[:2]}/{uid[2:]}")
+        return read_bytes(store._loose_ref(uid))
     except FileNotFoundError:
         return None
