@@ -10,7 +10,9 @@ from __future__ import annotations
 import ast
 import inspect
 import json
+import os
 import shlex
+import time
 from pathlib import Path
 from typing import Any
 
@@ -112,15 +114,15 @@ def run(command: tuple[str, ...]) -> None:
     words = shlex.split(command[0]) + list(command[1:]) if command else []
     instr = get_recipe(words[0])
     kwargs = parse_arguments(instr, words[1:])
-    found = instr.lookup(instr.arguments(**kwargs)) is not None
+    called = time.time()
     record = instr(**kwargs)
     out = console()
     out.print(f"[bold]{instr.name}[/bold] record {record.uid} revision {record.oid}")
-    if found:
-        out.print("[dim]Found in the store: not computed again.[/dim]")
+    metadata = record.metadata
+    if metadata.get("pid") == os.getpid() and metadata.get("start", 0) >= called:
+        out.print(f"[dim]Computed in {metadata['wall_time']:.1f} s and stored.[/dim]")
     else:
-        seconds = record.metadata.get("wall_time", 0.0)
-        out.print(f"[dim]Computed in {seconds:.1f} s and stored.[/dim]")
+        out.print("[dim]Found in the store: not computed again.[/dim]")
     out.print(record.result)
 
 
