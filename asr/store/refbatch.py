@@ -37,8 +37,10 @@ HEAD = ".head"
 LOCK = ".lock"
 MAX_LINKS = 4096  # per head file; file systems allow 32,000 or more
 TOUCH_EVERY = 256  # refresh the locks' age (one inode: all of them at once)
-# A batch table is written a moment before its head file: younger ones are
-# left alone by gc, which could not yet tell whether they are in use.
+# gc's safety rests on order, not on time (see `idle_tables`). The grace is
+# kept for NFS, whose clients may cache a folder's listing for up to a
+# minute (acdirmax), so a head file made on another host can be unseen
+# for that long; ten minutes covers that and ordinary clock skew.
 IDLE_SECONDS = 600.0
 
 
@@ -59,11 +61,18 @@ def _move_batch(store, moves) -> list:
         "refs",
         tables.hex16_column(uid for uid, _oid, _expected in moves),
         {"oid": tables.hex16_column(oid for _uid, oid, _expected in moves)},
+        meta={"batch": os.urandom(8).hex()},  # one table per batch, never shared
     )
-    name = tables.save(table, store.refs_dir / "batch").name[: -len(tables.SUFFIX)]
-    # Durable: every moved ref is this file.
+    name, data = tables.encode(table)
+    # The head file comes first: from before the table exists until every
+    # ref is moved, it says "in use" to gc. Durable: every moved ref is it.
     with LockHolder(store, name, f" batch {name}", durable=True) as holder:
+        write_atomic(_table_path(store, name), data)
         return [_move_one(store, holder, uid, exp) for uid, _oid, exp in moves]
+
+
+def _table_path(store, name: str):
+    return store.refs_dir / "batch" / f"{name}{tables.SUFFIX}"
 
 
 def _move_one(store, holder: LockHolder, uid: Uid, expected: ObjectId | None):
@@ -129,15 +138,26 @@ class LockHolder:
 
 def idle_tables(store, grace: float | None = None) -> list[str]:
     """Names of batch tables older than `grace` seconds whose batch is not
-    being moved: once no loose ref names one, it can go."""
+    being moved: once no loose ref names one, it can go.
+
+    Safe with no grace at all, by order: a batch makes its head file before
+    its table and removes it after its last ref moved. So the tables are
+    listed first and the head files after, in a second listing: a table
+    seen in the first has had its head since before that listing, and a
+    head missing from the second was removed, its refs all written, before
+    the caller reads the refs. (One listing is not enough: `readdir` may
+    miss a name made while it runs.)
+    """
     grace = IDLE_SECONDS if grace is None else grace
     folder = store.refs_dir / "batch"
-    names = listdir(folder)
-    moving = {name.split(HEAD)[0] for name in names if HEAD in name}
+    names = [
+        name
+        for name in listdir(folder)
+        if name.endswith(tables.SUFFIX) and not is_tmp(name)
+    ]
+    moving = {name.split(HEAD)[0] for name in listdir(folder) if HEAD in name}
     idle = []
     for name in names:
-        if not name.endswith(tables.SUFFIX) or is_tmp(name):
-            continue
         batch = name[: -len(tables.SUFFIX)]
         try:
             age = time.time() - os.stat(folder / name).st_mtime
@@ -149,7 +169,7 @@ def idle_tables(store, grace: float | None = None) -> list[str]:
 
 
 def remove_table(store, name: str) -> None:
-    remove(store.refs_dir / "batch" / f"{name}{tables.SUFFIX}")
+    remove(_table_path(store, name))
     store._batch_tables.pop(name, None)
 
 
@@ -168,7 +188,7 @@ def batch_ref(store, uid: str, text: bytes) -> ObjectId:
         raise StoreError(f"ref {uid} holds {text[:80]!r}, which is not a ref")
     table = store._batch_tables.get(name)
     if table is None:
-        path = store.refs_dir / "batch" / f"{name}{tables.SUFFIX}"
+        path = _table_path(store, name)
         try:
             table = store._batch_tables[name] = tables.load(path)
         except FileNotFoundError:

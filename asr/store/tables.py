@@ -104,15 +104,21 @@ def bytes16_column(values: list[bytes]) -> np.ndarray:
     return np.frombuffer(b"".join(values), np.uint8).reshape(-1, 16)
 
 
-def save(table: Table, folder: Path, *, durable: bool = True) -> Path:
-    """Write the table into `folder`; returns its path (named by hash)."""
+def encode(table: Table) -> tuple[str, bytes]:
+    """The table's name (its hash) and bytes, to know the name before saving."""
     payload = {
         "keys": table.keys.view(np.uint8).reshape(-1, 16),
         "columns": table.columns,
     }
     header = {"type": table.type, "meta": table.meta}
     oid, data = encode_object("table", header, payload)
-    path = Path(folder) / f"{oid}{SUFFIX}"
+    return oid, data
+
+
+def save(table: Table, folder: Path, *, durable: bool = True) -> Path:
+    """Write the table into `folder`; returns its path (named by hash)."""
+    name, data = encode(table)
+    path = Path(folder) / f"{name}{SUFFIX}"
     if not path.exists():
         write_atomic(path, data, durable=durable)
     return path

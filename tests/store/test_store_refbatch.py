@@ -118,6 +118,33 @@ def test_gc_packs_moved_refs_and_removes_their_batch_tables(tmp_path, no_idle_wa
     assert type(store)(store.root).get_ref(uid) == newer.oid
 
 
+def test_gc_at_any_step_of_a_batch_keeps_its_table(tmp_path, no_idle_wait, monkeypatch):
+    """gc's safety rests on order, not on the ten-minute grace: a gc run
+    between any two steps of a batch (before its head file, before each
+    ref's lock) leaves the batch readable."""
+    store = init_store(tmp_path)
+    moves = migrated(store, 6)
+    steps = []
+
+    def gc_first(method):
+        def wrapped(self, *args):
+            if "/gc.head" not in str(self.path):  # gc's own holder
+                steps.append(gc(store, background=False).removed_batches)
+            return method(self, *args)
+
+        return wrapped
+
+    monkeypatch.setattr(
+        refbatch.LockHolder, "__enter__", gc_first(refbatch.LockHolder.__enter__)
+    )
+    monkeypatch.setattr(refbatch.LockHolder, "lock", gc_first(refbatch.LockHolder.lock))
+    assert store.move_refs(moves) == [True] * 6
+    assert len(steps) == 7 and steps == [0] * 7
+    for reader in (store, type(store)(store.root)):
+        assert all(reader.get_ref(uid) == head for uid, head, _old in moves)
+    assert fsck(store).ok
+
+
 def test_gc_leaves_young_and_moving_batches_alone(tmp_path):
     store = init_store(tmp_path)
     moves = migrated(store, 4)
