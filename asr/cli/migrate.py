@@ -18,7 +18,7 @@ def migrate(do_apply: bool) -> None:
     With --apply, Records are planned and migrated in one pass, a batch at a
     time, and the table comes after: what was migrated.
     """
-    from asr.recipes import load_all
+    from asr.core.plugins import load_all
 
     load_all()  # instructions declare their migrations
     store = open_store()

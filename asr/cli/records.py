@@ -11,7 +11,7 @@ from rich.text import Text
 from asr.calculators import CalculatorSpecError
 from asr.core import ArgumentError, InstructionError, Record
 from asr.core.migration import MigrationError
-from asr.recipes import UnknownRecipeError
+from asr.core.plugins import UnknownRecipeError
 from asr.store import BaseStore, StoredObject
 
 from .common import add_user_error

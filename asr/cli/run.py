@@ -107,7 +107,7 @@ def run(command: tuple[str, ...]) -> None:
     The name is a recipe (`asr list`) or a `module:function` instruction.
     A Record already in the store is reused, not recomputed.
     """
-    from asr.recipes import get_recipe
+    from asr.core.plugins import get_recipe
 
     from .records import install  # noqa: F401  (user errors of the core)
 
@@ -129,7 +129,7 @@ def run(command: tuple[str, ...]) -> None:
 @click.command("list")
 def list_recipes() -> None:
     """List the recipes with their one-line descriptions."""
-    from asr.recipes import load_all
+    from asr.core.plugins import load_all
 
     table = Table("recipe", "version", "description")
     for name, instr in load_all().items():

@@ -9,6 +9,7 @@ from .codecs import register_dataclass
 from .context import get_store, use_store
 from .files import File
 from .instruction import Instruction, InstructionError, instruction, registry
+from .plugins import UnknownRecipeError, get_recipe, load_all
 from .record import Dependency, Record, Revision
 from .result import Result, key
 
@@ -21,9 +22,12 @@ __all__ = [
     "Record",
     "Result",
     "Revision",
+    "UnknownRecipeError",
+    "get_recipe",
     "get_store",
     "instruction",
     "key",
+    "load_all",
     "register_dataclass",
     "registry",
     "use_store",

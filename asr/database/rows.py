@@ -16,8 +16,6 @@ The database's metadata holds ``key_descriptions`` (ASE's format: key ->
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 import numbers
 import os
 import warnings
@@ -30,7 +28,6 @@ from ase import Atoms
 
 from asr.core import Record, Result
 from asr.recipes.database.treelinks import material_uid
-from asr.store import Tagged, decode, encode
 
 from .bundle import BUNDLE_FORMAT, DATA_KEY
 
@@ -110,27 +107,6 @@ def clear(db) -> None:
 # -- key-value pairs ---------------------------------------------------------
 
 
-def resolve_result(result: Any) -> Any:
-    """A Result whose class was not imported yet, brought back to life.
-
-    Stores never import code; here, results tagged with a class of the
-    recipe library (``result:asr.recipes....``) import their module.
-    Anything else is returned as it is.
-    """
-    if not isinstance(result, Tagged) or not result.tag.startswith("result:"):
-        return result
-    path = result.tag[len("result:") :]
-    if not path.startswith("asr.recipes."):
-        return result
-    parts = path.split(".")
-    for end in range(len(parts) - 1, 1, -1):
-        with contextlib.suppress(ImportError):
-            importlib.import_module(".".join(parts[:end]))
-            break
-    revived = decode(encode(result))
-    return revived
-
-
 def newest_by_recipe(records: Iterable[Record]) -> dict[str, Record]:
     """The newest Record (by start time) of each instruction name."""
     newest: dict[str, Record] = {}
@@ -169,7 +145,7 @@ def material_keys(folder: str, records: Iterable[Record]) -> MaterialKeys:
     keys.pairs[FOLDER_KEY] = folder
     keys.descriptions[FOLDER_KEY] = FOLDER_DESCRIPTION
     for name, record in newest_by_recipe(records).items():
-        result = resolve_result(record.result)
+        result = record.result
         if not isinstance(result, Result):
             continue
         infos = {info.name: info for info in result.keys()}

@@ -5,7 +5,7 @@ terms. See docs/architecture.md for the layout and its guarantees.
 """
 
 from .base import DEFAULT_ATOL, DEFAULT_RTOL, BaseStore
-from .codec import Tagged, decode, encode, register_type
+from .codec import Tagged, add_tag_resolver, decode, encode, register_type
 from .disk import DiskStore, find_root, init_store, open_store
 from .errors import (
     AmbiguousIdError,
@@ -42,6 +42,7 @@ __all__ = [
     "StoredObject",
     "Tagged",
     "Uid",
+    "add_tag_resolver",
     "decode",
     "digest",
     "encode",

@@ -10,7 +10,10 @@ Rules that make the bytes canonical:
 * object ids are a typed reference, so `gc` and `fsck` can follow them;
 * higher layers register their own types (Atoms, Results, ...) under a tag
   with explicit to/from-data functions. Decoding an unknown tag gives a
-  `Tagged` placeholder: reading a store never imports or runs code.
+  `Tagged` placeholder: reading a store never imports or runs code of its
+  own choosing. A higher layer may add a *tag resolver* that imports the
+  code registering a tag, from a list it trusts (`asr.core.plugins` does,
+  for the registered recipe modules); each unknown tag is asked once.
 """
 
 from __future__ import annotations
@@ -73,6 +76,24 @@ class _Codec:
 
 _by_type: dict[type, _Codec] = {}
 _by_tag: dict[str, _Codec] = {}
+_resolvers: list[Callable[[str], None]] = []
+_asked: set[str] = set()  # unknown tags the resolvers were asked about
+
+
+def add_tag_resolver(resolver: Callable[[str], None]) -> None:
+    """Ask `resolver(tag)` about a tag no type is registered for; it may
+    import the module that registers it (and should import nothing else)."""
+    if resolver not in _resolvers:
+        _resolvers.append(resolver)
+        _asked.clear()
+
+
+def _resolve(tag: str) -> _Codec | None:
+    if tag not in _asked:
+        _asked.add(tag)
+        for resolver in _resolvers:
+            resolver(tag)
+    return _by_tag.get(tag)
 
 
 def register_type(
@@ -323,7 +344,7 @@ def _ext_hook(code: int, data: bytes) -> Any:
         return Uid(data)
     if code == EXT_TAGGED:
         tag, value = _unpack(data)
-        codec = _by_tag.get(tag)
+        codec = _by_tag.get(tag) or _resolve(tag)
         if codec is None:
             return Tagged(tag, value)
         return codec.from_data(value)

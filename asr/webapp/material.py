@@ -21,7 +21,6 @@ import numpy as np
 from asr.core import Record, Result, registry, use_store
 from asr.core.presentation import summarise
 from asr.database import row_store
-from asr.database.rows import resolve_result
 from asr.store import BaseStore, Tagged
 
 from .cache import cached_figures, drawn_figures, row_folder, valid_figure
@@ -119,7 +118,7 @@ def build_material(row: Any, config: AppConfig, cache_dir: Path) -> Material:
     error = ""
     try:
         store, refs = row_store(row)
-        records = [revive(Record.from_stored(store.get(oid))) for oid in refs.values()]
+        records = [Record.from_stored(store.get(oid)) for oid in refs.values()]
     except Exception as err:  # a damaged bundle must not hide the rest
         store, records = None, []
         error = f"The Records of this material cannot be read: {err}"
@@ -156,16 +155,6 @@ def _number_repeated_titles(panels: list[Panel]) -> None:
 
 
 # -- Records -> panels -------------------------------------------------------
-
-
-def revive(record: Record) -> Record:
-    """A Record whose Result class was not imported when it was read, revived.
-
-    Only the recipe library's modules are imported; any other unknown type
-    stays a `Tagged` value and is shown generically.
-    """
-    record.result = resolve_result(record.result)
-    return record
 
 
 def record_panel(

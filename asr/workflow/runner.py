@@ -276,7 +276,7 @@ def as_tasks_see_them(instr: Instruction, arguments: dict[str, Any]) -> dict[str
 def _instruction(recipe: str | Instruction) -> Instruction:
     if isinstance(recipe, Instruction):
         return recipe
-    from asr.recipes import get_recipe
+    from asr.core.plugins import get_recipe
 
     return get_recipe(recipe)
 

@@ -74,17 +74,15 @@ register_type(
 
 def loader_name(instr: Instruction) -> str:
     """How another process finds `instr`: its recipe name or ``module:name``."""
-    from asr.recipes import module_name
+    from asr.core.plugins import loader_name as name_or_path
 
-    module = instr.__module__
-    if instr.name.startswith("asr.") and module == module_name(instr.name):
-        return instr.name
-    if module in ("__main__", "<run_path>", None):
+    name = name_or_path(instr)
+    if name is None:
         raise WorkflowError(
             f"{instr.name} is defined in a script; instructions that run as "
             "MyQueue tasks must live in an importable module"
         )
-    return f"{module}:{instr.__name__}"
+    return name
 
 
 def task_name(instr: Instruction, terms: IndexTerms) -> str:
@@ -163,7 +161,7 @@ class Resolver:
 
     def call(self, path: Path) -> tuple[Instruction, dict[str, Any], dict]:
         """(instruction, resolved arguments, header) of task file `path`."""
-        from asr.recipes import get_recipe
+        from asr.core.plugins import get_recipe
 
         header = read_header(path)
         instr = get_recipe(header["loader"])

@@ -183,27 +183,6 @@ def test_results_of_unknown_classes_give_no_keys(tree, tmp_path):
     assert "gap" not in row.key_value_pairs and row.spgnum == 225
 
 
-def test_tagged_results_of_the_recipe_library_come_back():
-    import dataclasses
-
-    from ase.build import bulk
-
-    from asr.core import use_store
-    from asr.database.rows import resolve_result
-    from asr.recipes.structureinfo import StructureInfoResult
-    from asr.recipes.structureinfo import main as structureinfo
-    from asr.store import MemoryStore, Tagged
-
-    with use_store(MemoryStore()):
-        result = structureinfo(bulk("Si")).result
-    data = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
-    tagged = Tagged("result:asr.recipes.structureinfo.StructureInfoResult", data)
-    revived = resolve_result(tagged)
-    assert isinstance(revived, StructureInfoResult) and revived.spgnum == 227
-    outside = Tagged("result:os.path.Thing", {})
-    assert resolve_result(outside) is outside
-
-
 def test_same_folder_name_in_two_trees(tree, tmp_path, make_tree):
     from ase.build import bulk
 
