@@ -10,6 +10,7 @@ from .context import get_store, use_store
 from .files import File
 from .instruction import Instruction, InstructionError, instruction, registry
 from .record import Dependency, Record, Revision
+from .records import Records
 from .result import Result, key
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "Instruction",
     "InstructionError",
     "Record",
+    "Records",
     "Result",
     "Revision",
     "get_store",

@@ -6,10 +6,13 @@ import io
 from dataclasses import dataclass, field
 
 import numpy as np
+from ase.build import bulk
 from rich.console import Console
 
-from asr.core import Record, Result, key
+from asr.core import Record, Result, instruction, key
+from asr.core.cache import select
 from asr.core.presentation import UnloadedResult, rich_value, summarise
+from asr.core.records import Records
 from asr.store import Tagged, codec, decode, encode
 
 
@@ -124,3 +127,25 @@ def test_html_of_result_and_record_has_units_and_escapes():
     page = record._repr_html_()
     assert "Band gap [indirect]" in page and "&lt;i&gt;" in page
     assert "<i>" not in page
+
+
+@instruction("test.presentation.gap")
+def make_gap(atoms, label: str = "[x]") -> GapResult:
+    return gap_result()
+
+
+def test_select_returns_records_that_render(store):
+    make_gap(bulk("Si"))
+    make_gap(bulk("Cu"), label="<y>")
+    found = select(name="test.presentation.gap")
+    assert isinstance(found, Records) and len(found) == 2
+    assert isinstance(found[:1], Records) and isinstance(found[0], Record)
+    page = found._repr_html_()
+    assert page.count("<tr>") == 3  # a header and a row per Record
+    for record in found:
+        assert f"<td style='text-align:left'>{record.uid[:12]}</td>" in page
+    assert "label=&lt;y&gt;" in page and "<y>" not in page
+    assert "GapResult(gap=1.69832, note=&lt;b&gt;bold&lt;/b&gt; [red])" in page
+    text = render(found, width=200)
+    assert "2 records" in text and "label=[x]" in text
+    assert "GapResult(gap=1.69832" in text
