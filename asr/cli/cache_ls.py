@@ -6,6 +6,7 @@ import json
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from asr.core.cache import all_records, matches
 from asr.core.presentation import summarise
@@ -51,7 +52,7 @@ def ls(selection: tuple[str, ...], fmt: str) -> None:
         return
     table = Table("uid", "name", "v", "arguments", "created", "folder")
     for r in records:
-        table.add_row(
+        cells = (
             r.uid[:12],
             r.name,
             str(r.version),
@@ -59,6 +60,7 @@ def ls(selection: tuple[str, ...], fmt: str) -> None:
             r.created,
             str(r.metadata.get("directory", "")),
         )
+        table.add_row(*map(Text, cells))
     out = console()
     out.print(table)
     out.print(f"{len(records)} records")

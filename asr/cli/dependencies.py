@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from rich.tree import Tree
 
 from asr.core import Record
 from asr.store import BaseStore, StoredObject
 
 
-def _label(record: Record) -> str:
-    return f"{record.name} v{record.version} [dim]{record.oid[:12]}[/dim]"
+def _label(record: Record) -> Text:
+    return Text.assemble(f"{record.name} v{record.version} ", (record.oid[:12], "dim"))
 
 
 def dependency_tree(store: BaseStore, obj: StoredObject) -> Tree:

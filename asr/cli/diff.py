@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from asr.core import Record
 from asr.core.diff import diff as diff_values
@@ -37,17 +38,19 @@ def diff(first: str, second: str) -> None:
     if not changes:
         out.print("No differences in arguments, results, versions or dependencies.")
         return
-    table = Table("", "entry", f"{first}", f"{second}")
+    table = Table("", "entry")
+    table.add_column(Text(first))  # ids as typed: never markup
+    table.add_column(Text(second))
     marks = {
-        "changed": "[yellow]~[/yellow]",
-        "added": "[green]+[/green]",
-        "removed": "[red]-[/red]",
+        "changed": Text("~", "yellow"),
+        "added": Text("+", "green"),
+        "removed": Text("-", "red"),
     }
     for change in changes:
         table.add_row(
             marks[change.kind],
-            change.path,
-            "" if change.kind == "added" else summarise(change.old, 40),
-            "" if change.kind == "removed" else summarise(change.new, 40),
+            Text(change.path),
+            Text("" if change.kind == "added" else summarise(change.old, 40)),
+            Text("" if change.kind == "removed" else summarise(change.new, 40)),
         )
     out.print(table)

@@ -83,7 +83,7 @@ def log(spec: str, oneline: bool, deps: bool, graph: str | None) -> None:
         if graph:
             with open(graph, "w") as f:
                 f.write(dependency_dot(store, head))
-            out.print(f"Wrote {graph}")
+            out.print(Text(f"Wrote {graph}"))
         if deps:
             out.print(dependency_tree(store, head))
         return

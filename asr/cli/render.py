@@ -27,6 +27,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from asr.core.jsonable import register_json, to_json  # noqa: F401  (re-exported)
+from asr.core.presentation import presentable
 from asr.store import ObjectId, StoredObject, Tagged, Uid
 
 Renderer = Callable[[Any], RenderableType]
@@ -104,12 +105,13 @@ def render_header(obj: StoredObject) -> Table:
             )
     for key, value in obj.header.items():
         if obj.kind != "record" or key not in ("uid", "parent", "index"):
-            table.add_row(str(key), inline(value))
+            table.add_row(Text(str(key)), inline(value))
     return table
 
 
 def render_payload(value: Any, label: str = "payload") -> RenderableType:
     """A payload as a renderable: a tree for containers, else one line."""
+    value = presentable(value)  # a Result whose class is not loaded: a table
     custom = _lookup(_renderers, value)
     if custom is not None:
         return custom(value)
@@ -150,6 +152,7 @@ def _add_children(tree: Tree, value: Any) -> None:
 
 
 def _add(tree: Tree, label: Text, value: Any) -> None:
+    value = presentable(value)
     custom = _lookup(_renderers, value)
     if custom is not None or _renders_itself(value):
         node = tree.add(label)

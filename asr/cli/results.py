@@ -6,8 +6,10 @@ import os
 from pathlib import Path
 
 import click
+from rich.text import Text
 
 from asr.core.cache import all_records
+from asr.core.presentation import rich_value
 
 from .common import console, open_store
 
@@ -45,11 +47,13 @@ def results(name: str, everywhere: bool, folder: Path) -> None:
     out = console()
     for record in found:
         out.print(
-            f"[bold]{record.name}[/bold] {record.summary()}  [dim]{record.uid}[/dim]"
+            Text.assemble(
+                (record.name, "bold"), f" {record.summary()}  ", (record.uid, "dim")
+            )
         )
-        out.print(record.result)
+        out.print(rich_value(record.result))
         figures = getattr(record.result, "figures", None)
         if callable(figures):
             folder.mkdir(parents=True, exist_ok=True)
             for path in figures(folder):
-                out.print(f"figure: {path}")
+                out.print(Text(f"figure: {path}"))

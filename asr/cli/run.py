@@ -18,8 +18,10 @@ from typing import Any
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from asr.core import Instruction
+from asr.core.presentation import rich_value
 
 from .common import console
 
@@ -123,7 +125,7 @@ def run(command: tuple[str, ...]) -> None:
         out.print(f"[dim]Computed in {metadata['wall_time']:.1f} s and stored.[/dim]")
     else:
         out.print("[dim]Found in the store: not computed again.[/dim]")
-    out.print(record.result)
+    out.print(rich_value(record.result))
 
 
 @click.command("list")
@@ -133,5 +135,5 @@ def list_recipes() -> None:
 
     table = Table("recipe", "version", "description")
     for name, instr in load_all().items():
-        table.add_row(name, str(instr.version), instr.description)
+        table.add_row(Text(name), str(instr.version), Text(instr.description))
     console().print(table)

@@ -206,5 +206,7 @@ def _table(rows) -> Table:
             else row.folder
         )
         style = STATE_STYLES.get(row.state, "red")
-        table.add_row(str(folder), row.name, Text(row.state, style), row.detail)
+        table.add_row(
+            Text(str(folder)), Text(row.name), Text(row.state, style), Text(row.detail)
+        )
     return table

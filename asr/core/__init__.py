@@ -11,6 +11,7 @@ from .files import File
 from .instruction import Instruction, InstructionError, instruction, registry
 from .plugins import UnknownRecipeError, get_recipe, load_all
 from .record import Dependency, Record, Revision
+from .records import Records
 from .result import Result, key
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "Instruction",
     "InstructionError",
     "Record",
+    "Records",
     "Result",
     "Revision",
     "UnknownRecipeError",

@@ -14,6 +14,7 @@ from asr.store import BaseStore
 from .context import get_store, register_dependency
 from .diff import flatten
 from .record import Record
+from .records import Records
 
 
 def all_records(store: BaseStore | None = None) -> Iterator[Record]:
@@ -73,9 +74,12 @@ def _name_matches(name: str, wanted: str) -> bool:
     return name == wanted
 
 
-def select(store: BaseStore | None = None, **criteria: Any) -> list[Record]:
-    """Records matching `criteria`; inside an instruction they become dependencies."""
-    found = [r for r in all_records(store) if matches(r, criteria)]
+def select(store: BaseStore | None = None, **criteria: Any) -> Records:
+    """Records matching `criteria`; inside an instruction they become dependencies.
+
+    A `Records` list, which Jupyter and rich show as one table.
+    """
+    found = Records(r for r in all_records(store) if matches(r, criteria))
     for record in found:
         register_dependency(record.uid, record.oid)
     return found

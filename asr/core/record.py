@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime
-import html
 from dataclasses import dataclass, field
 from typing import Any
 
 from asr.store import ObjectId, StoredObject, Uid
 
-from .presentation import rich_value, summarise
+from .presentation import presentable, rich_value, summarise
+from .tables import html_grid, text
 
 # The entries of a stored Record, in the order `to_payload` lists them.
 PAYLOAD_KEYS = (
@@ -126,33 +126,37 @@ class Record:
     def summary(self) -> str:
         return f"{self.name} v{self.version} {summarise(self.arguments, 60)}"
 
+    def result_summary(self, width: int = 60) -> str:
+        """The result on one line (a Result's scalar keys)."""
+        return summarise(self.result, width)
+
     def __rich__(self):
         from rich.table import Table
 
         table = Table(
-            title=f"Record {self.uid}", show_header=False, title_justify="left"
+            title=text(f"Record {self.uid}"), show_header=False, title_justify="left"
         )
         table.add_column(style="bold cyan")
         table.add_column()
-        table.add_row("revision", str(self.oid))
-        table.add_row("instruction", f"{self.name} (version {self.version})")
+        table.add_row("revision", text(self.oid))
+        table.add_row("instruction", text(f"{self.name} (version {self.version})"))
         for key, value in self.arguments.items():
-            table.add_row(f"  {key}", rich_value(value))
+            table.add_row(text(f"  {key}"), rich_value(value))
         table.add_row("result", rich_value(self.result))
         for dep in self.dependencies:
-            table.add_row("dependency", f"{dep.uid} @ {dep.revision}")
+            table.add_row("dependency", text(f"{dep.uid} @ {dep.revision}"))
         if self.revision is not None:
-            table.add_row("migrated by", f"{self.revision.description}")
+            table.add_row("migrated by", text(self.revision.description))
         meta = self.metadata
         if meta:
-            table.add_row("created", self.created)
-            table.add_row("wall time", f"{meta.get('wall_time', 0):.3f} s")
+            table.add_row("created", text(self.created))
+            table.add_row("wall time", text(f"{meta.get('wall_time', 0):.3f} s"))
             table.add_row(
-                "host", f"{meta.get('host')} ({meta.get('mpi_ranks', 1)} ranks)"
+                "host", text(f"{meta.get('host')} ({meta.get('mpi_ranks', 1)} ranks)")
             )
             versions = meta.get("versions", {})
             table.add_row(
-                "versions", ", ".join(f"{k} {v}" for k, v in versions.items())
+                "versions", text(", ".join(f"{k} {v}" for k, v in versions.items()))
             )
         return table
 
@@ -162,14 +166,11 @@ class Record:
             ("revision", self.oid),
             ("instruction", f"{self.name} v{self.version}"),
             *((f"argument {k}", summarise(v, 200)) for k, v in self.arguments.items()),
-            ("result", summarise(self.result, 400)),
+            ("result", self.result_summary(400)),
             ("created", self.created),
+            ("folder", self.metadata.get("directory", "")),
         ]
-        body = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(str(k))}</th>"
-            f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>"
-            for k, v in rows
-        )
-        result_html = getattr(self.result, "_repr_html_", None)
+        table = html_grid(f"Record {self.uid}", None, rows)
+        result_html = getattr(presentable(self.result), "_repr_html_", None)
         extra = result_html() if callable(result_html) else ""
-        return f"<table>{body}</table>{extra}"
+        return f"{table}{extra}"

@@ -9,13 +9,13 @@ so neither the core nor the command line needs to know any recipe.
 from __future__ import annotations
 
 import dataclasses
-import html
 from pathlib import Path
 from typing import Any, ClassVar
 
 from asr.store import Tagged, register_type
 
-from .presentation import summarise
+from .presentation import result_summary, summarise
+from .tables import Row, html_table, rich_table
 
 
 def key(description: str, unit: str = "", *, database: bool = False, **extra) -> dict:
@@ -86,35 +86,22 @@ class Result:
         return pairs
 
     def summary(self) -> str:
-        scalars = [
-            f"{info.name}={summarise(v, 20)}"
-            for info, v in self.items()
-            if isinstance(v, (bool, int, float, str))
+        return result_summary(
+            type(self).__name__, [(i.name, v) for i, v in self.items()]
+        )
+
+    def key_rows(self, width: int = 60) -> list[Row]:
+        """One row per key: name, summarised value, unit, description."""
+        return [
+            Row(info.name, summarise(value, width), info.unit, info.description)
+            for info, value in self.items()
         ]
-        return f"{type(self).__name__}({', '.join(scalars[:6])})"
 
     def __rich__(self):
-        from rich.table import Table
-
-        table = Table(title=self.title or type(self).__name__, title_justify="left")
-        table.add_column("key", style="bold cyan")
-        table.add_column("value")
-        table.add_column("unit")
-        table.add_column("description", style="dim")
-        for info, value in self.items():
-            table.add_row(info.name, summarise(value, 60), info.unit, info.description)
-        return table
+        return rich_table(self.title or type(self).__name__, self.key_rows())
 
     def _repr_html_(self) -> str:
-        cells = (
-            (i.name, summarise(v, 80), i.unit, i.description) for i, v in self.items()
-        )
-        rows = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
-            for row in cells
-        )
-        head = "<tr><th>key</th><th>value</th><th>unit</th><th>description</th></tr>"
-        return f"<table>{head}{rows}</table>"
+        return html_table(self.title or type(self).__name__, self.key_rows(80))
 
     def figures(self, folder: Path) -> list[Path]:
         """Write this result's figures into `folder`; returns their paths."""
