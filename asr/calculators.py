@@ -46,3 +46,14 @@ def get_calculator(spec: dict[str, Any] | str, **overrides: Any) -> Calculator:
             f"unknown calculator {spec['name']!r}: {err}"
         ) from None
     return cls(**params)
+
+
+#: A GPAW specification that runs in seconds, for trying a recipe out
+#: (`asr help NAME` shows it); its results are not converged.
+QUICK_GPAW: dict[str, Any] = {
+    "name": "gpaw",
+    "mode": {"name": "pw", "ecut": 250},
+    "xc": "PBE",
+    "kpts": {"density": 2.0, "gamma": True},
+    "occupations": {"name": "fermi-dirac", "width": 0.05},
+}
