@@ -11,18 +11,55 @@ from __future__ import annotations
 import os
 import shlex
 import time
+from pathlib import Path
+from typing import Any
 
 import click
 from rich.table import Table
+from rich.text import Text
 
-from .common import console
+from asr.core import Instruction
+
+from .common import console, err_console
 from .params import parse_arguments
+from .status import live_status
 
 HELP_FLAGS = ("-h", "--help")
 
 
 class RecipeError(click.ClickException):
     """A recipe refused its input with a ValueError: one line, not a traceback."""
+
+
+def preamble(instr: Instruction, kwargs: dict[str, Any]) -> list[str]:
+    """What a call at production defaults is about to do (GPAW: minutes)."""
+    from asr.calculators import describe_calculator
+
+    parameter = instr.signature.parameters.get("calculator")
+    if parameter is None or "calculator" in kwargs:
+        return []
+    spec = parameter.default
+    if not isinstance(spec, dict) or str(spec.get("name", "")).lower() != "gpaw":
+        return []
+    atoms = kwargs.get("atoms")
+    what = ""
+    if atoms is not None and hasattr(atoms, "get_chemical_formula"):
+        what = f" on {atoms.get_chemical_formula()} ({len(atoms)} atoms)"
+    return [
+        f"{instr.name}{what} with the default calculator: {describe_calculator(spec)}.",
+        "Production settings: this may take minutes. Tiny settings: see "
+        f"`asr run {instr.name} --help`.",
+    ]
+
+
+def log_path(log: str) -> str:
+    """A Record's log (named from the store's folder) from the working folder."""
+    from asr.core import get_store
+
+    root = getattr(get_store(), "root", None)
+    if root is None:
+        return log
+    return os.path.relpath(Path(root).parent / log)
 
 
 @click.command(context_settings={"ignore_unknown_options": True}, add_help_option=False)
@@ -52,9 +89,14 @@ def run(ctx: click.Context, command: tuple[str, ...]) -> None:
         print_help(instr)
         return
     kwargs = parse_arguments(instr, words[1:])
+    notes = preamble(instr, kwargs)
+    if notes and instr.lookup(instr.arguments(**kwargs)) is None:
+        for note in notes:
+            err_console().print(Text(note, style="yellow"), soft_wrap=True)
     called = time.time()
     try:
-        record = instr(**kwargs)
+        with live_status(instr.name):
+            record = instr(**kwargs)
     except ValueError as err:
         raise RecipeError(f"{instr.name}: {err}") from err
     out = console()
@@ -62,6 +104,8 @@ def run(ctx: click.Context, command: tuple[str, ...]) -> None:
     metadata = record.metadata
     if metadata.get("pid") == os.getpid() and metadata.get("start", 0) >= called:
         out.print(f"[dim]Computed in {metadata['wall_time']:.1f} s and stored.[/dim]")
+        if metadata.get("log"):
+            out.print(f"[dim]Log: {log_path(metadata['log'])}[/dim]", soft_wrap=True)
     else:
         out.print("[dim]Found in the store: not computed again.[/dim]")
     out.print(record.result)

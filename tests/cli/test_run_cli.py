@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from click.testing import CliRunner
 
 from asr.cli.main import cli
 from asr.cli.params import parameters, result_class
-from asr.core import use_store
+from asr.core import Record, use_store
 from asr.recipes import get_recipe
 from asr.store import init_store
 
@@ -204,11 +205,122 @@ def test_calculator_from_a_json_file(tmp_path):
 
 
 def test_a_recipe_value_error_is_one_line_and_stores_nothing(project, tmp_path):
+    from tests.recipes.gpaw_settings import tiny_pw
+
     before = store_files(tmp_path)
-    proc = asr("run", "asr.dos --width -1", cwd=tmp_path)
-    line = one_error_line(proc)
+    args = ["run", "asr.dos", "--width", "-1", "--calculator", json.dumps(tiny_pw(2))]
+    line = one_error_line(asr(*args, cwd=tmp_path))
     assert line.startswith("Error: asr.dos: width must be >= 0")
     assert store_files(tmp_path) == before
-    verbose = asr("--verbose", "run", "asr.dos --width -1", cwd=tmp_path)
+    verbose = asr("--verbose", *args, cwd=tmp_path)
     assert verbose.returncode == 1
     assert "Traceback" in verbose.stderr and "dos.py" in verbose.stderr
+
+
+# -- 4. long runs: a log, a status line, a word before production runs -------
+
+
+@pytest.mark.gpaw
+def test_gpaw_writes_its_log_beside_the_record(project, tmp_path):
+    from tests.recipes.gpaw_settings import tiny_pw
+
+    calculator = json.dumps(tiny_pw([2, 2, 2]))
+    out = run("run", "asr.gs", "--calculator", calculator).output
+    assert "Computed in" in out
+    logs = list((tmp_path / ".asr" / "runlogs").glob("asr.gs-*.txt"))
+    assert len(logs) == 1
+    name = str(logs[0].relative_to(tmp_path))
+    assert f"Log: {name}" in out
+    text = logs[0].read_text()
+    assert "Writing to gs-" in text  # GPAW's own words
+    ((_, oid),) = project.iter_refs()
+    assert Record.from_stored(project.get(oid)).metadata["log"] == name
+    again = run("run", "asr.gs", "--calculator", calculator).output
+    assert "Found in the store" in again and "Log:" not in again
+
+
+def test_no_log_without_a_calculator(project, tmp_path):
+    out = run("run", "asr.structureinfo").output
+    assert "Log:" not in out
+    assert not (tmp_path / ".asr" / "runlogs").exists()
+
+
+def test_the_run_log_of_nested_instructions(project, tmp_path):
+    from asr.core import instruction
+    from asr.core.context import live_log, run_log
+
+    seen = []
+
+    @instruction("cli.inner_log")
+    def inner(x: int):
+        print("inner", x, file=run_log())
+        seen.append(live_log())
+        return x
+
+    @instruction("cli.outer_log")
+    def outer(x: int):
+        print("outer starts", file=run_log())
+        value = inner(x).result
+        seen.append(live_log())
+        return value
+
+    record = outer(1)
+    inner_log, outer_log = seen
+    assert inner_log != outer_log and live_log() is None
+    assert (tmp_path / record.metadata["log"]) == outer_log
+    assert outer_log.read_text() == "outer starts\n"
+    assert inner_log.read_text() == "inner 1\n"
+
+
+def test_status_text():
+    from asr.cli.status import elapsed_text, last_line, status_text
+
+    assert elapsed_text(5.7) == "5s" and elapsed_text(185) == "3m 05s"
+    assert elapsed_text(3720) == "1h 02m"
+    line = "iter:  12 10:01:02  -10.2345   -4.12   -5.55"
+    assert status_text("asr.gs", 185, line) == f"asr.gs running 3m 05s │ {line}"
+    assert status_text("asr.gs", 1) == "asr.gs running 1s"
+    long = status_text("asr.gs", 1, "x" * 200, width=40)
+    assert len(long) == 40 and long.endswith("…")
+    log = Path("gpaw.txt")
+    assert last_line(log) == ""
+    log.write_text("first\n" + "x" * 5000 + "\niter:   3  -1.0\n\n")
+    assert last_line(log) == "iter:   3  -1.0"
+
+
+def test_no_status_line_off_a_terminal(project):
+    result = run("run", "asr.structureinfo")
+    assert result.stderr == ""
+    assert "running" not in result.output
+
+
+GPAW_DEFAULT_RECIPE = """
+from ase import Atoms
+from asr.core import instruction
+
+@instruction("cli.production")
+def main(atoms: Atoms, calculator: dict = {"name": "gpaw", "mode": {"name": "pw",
+         "ecut": 800}, "kpts": {"density": 12.0}, "xc": "PBE"}) -> int:
+    return len(atoms)
+"""
+
+
+def test_production_defaults_are_announced(project, tmp_path):
+    (tmp_path / "production.py").write_text(GPAW_DEFAULT_RECIPE)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        first = run("run", "production:main")
+        notes = first.stderr.splitlines()
+        assert notes[0] == (
+            "cli.production on Si2 (2 atoms) with the default calculator: "
+            "gpaw, pw, cutoff 800 eV, PBE, k-point density 12.0 per Å⁻¹."
+        )
+        assert "may take minutes" in notes[1]
+        assert "asr run cli.production --help" in notes[1]
+        assert "Computed in" in first.stdout
+        again = run("run", "production:main")  # a hit: nothing to announce
+        assert again.stderr == "" and "Found in the store" in again.stdout
+        chosen = run("run", "production:main", "--calculator", "emt")
+        assert chosen.stderr == ""
+    finally:
+        sys.path.remove(str(tmp_path))
