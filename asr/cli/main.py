@@ -27,6 +27,7 @@ COMMANDS = {
     "gc": "asr.cli.gc:gc",
     "run": "asr.cli.run:run",
     "list": "asr.cli.run:list_recipes",
+    "help": "asr.cli.recipe_help:help_command",
     "results": "asr.cli.results:results",
     "diff": "asr.cli.diff:diff",
     "database": "asr.cli.database:database",

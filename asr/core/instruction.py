@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -132,17 +133,23 @@ class Instruction:
         return self._save(self._run(arguments, terms), store, terms)
 
     def _run(self, arguments: dict[str, Any], terms: IndexTerms) -> Record:
-        directory = directory_in(getattr(context.get_store(), "root", None))
+        store = context.get_store()
+        root = getattr(store, "root", None)
+        directory = directory_in(root)
+        log_path = context.log_path_for(store, self.name, terms.exact)
         start = now()
-        with context.frame(self.name, terms.exact) as frame:
+        with context.frame(self.name, terms.exact, log_path) as frame:
             result = self.function(**arguments)
         end = now()
+        metadata = run_metadata(start, end, self.packages, directory)
+        if frame.log is not None:  # something wrote to it: name it
+            metadata["log"] = os.path.relpath(log_path, os.path.dirname(root))
         return Record(
             name=self.name,
             version=self.version,
             arguments=arguments,
             result=result,
-            metadata=run_metadata(start, end, self.packages, directory),
+            metadata=metadata,
             dependencies=[Dependency(u, o) for u, o in frame.dependencies.items()],
         )
 

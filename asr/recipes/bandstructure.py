@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 from ase import Atoms
@@ -213,7 +213,7 @@ def bs_name(arguments: dict[str, Any]) -> str:
 def main(
     atoms: Atoms,
     calculator: dict = DEFAULT_GPAW,
-    npoints: int = 400,
+    npoints: Annotated[int, "k-points"] = 400,
     path: str | None = None,
 ) -> BandStructureResult:
     """Bands along `path` (None: ASE's path for the cell) at `npoints` k-points."""

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 
-from asr.calculators import get_calculator
+from asr.calculators import get_calculator, gpaw_txt
 
 # Conservative defaults for production; tests pass tiny ones.
 DEFAULT_GPAW = {
@@ -94,7 +94,7 @@ def fixed_density(gpw: str | Path, calculator: dict[str, Any], **parameters):
 
     calc = GPAW(gpw, txt=None)
     convergence = calculator.get("convergence") or {}
-    parameters.setdefault("txt", None)
+    parameters["txt"] = gpaw_txt(parameters.get("txt"))  # the run's log
     parameters.setdefault("convergence", {"bands": convergence.get("bands", "CBM+3.0")})
     mode = calculator.get("mode", "fd")
     mode = mode.get("name", "fd") if isinstance(mode, dict) else str(mode)

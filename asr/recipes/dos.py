@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 from ase import Atoms
@@ -117,8 +117,8 @@ def dos_name(arguments: dict[str, Any]) -> str:
 def main(
     atoms: Atoms,
     calculator: dict = DEFAULT_GPAW,
-    kptdensity: float = 20.0,
-    width: float = 0.0,
+    kptdensity: Annotated[float, "k-points/Å⁻¹"] = 20.0,
+    width: Annotated[float, "eV"] = 0.0,
 ) -> DOSResult:
     """DOS on a grid of `kptdensity` points per Å⁻¹ (width 0: tetrahedra)."""
     from gpaw.dos import DOSCalculator

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 from ase import Atoms, units
@@ -183,11 +184,11 @@ def main(
     atoms: Atoms,
     calculator: dict = DEFAULT_GPAW_FORCES,
     supercell: tuple | None = None,
-    supercell_length: float = 10.0,
-    displacement: float = 0.01,
-    tolerance: float = 1.0,
-    dos_density: float = 8.0,
-    npoints: int = 200,
+    supercell_length: Annotated[float, "Å"] = 10.0,
+    displacement: Annotated[float, "Å"] = 0.01,
+    tolerance: Annotated[float, "meV"] = 1.0,
+    dos_density: Annotated[float, "q-points/Å⁻¹"] = 8.0,
+    npoints: Annotated[int, "q-points"] = 200,
 ) -> PhonopyResult:
     """Phonons by finite displacements of `displacement` Å in a supercell.
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 from ase import Atoms
@@ -200,8 +201,8 @@ def optimizer_class(name: str):
 def main(
     atoms: Atoms,
     calculator: dict = DEFAULT_GPAW_FORCES,
-    fmax: float = 0.01,
-    smax: float = 0.0005,
+    fmax: Annotated[float, "eV/Å"] = 0.01,
+    smax: Annotated[float, "eV/Å³"] = 0.0005,
     fix_cell: bool = False,
     allow_symmetry_breaking: bool = False,
     optimizer: str = "BFGS",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 from ase import Atoms, units
@@ -159,9 +160,9 @@ def stress_of(atoms: Atoms, calculator: dict, relax_positions: bool, fmax: float
 def main(
     atoms: Atoms,
     calculator: dict = DEFAULT_GPAW_FORCES,
-    strain_percent: float = 1.0,
+    strain_percent: Annotated[float, "%"] = 1.0,
     relax_positions: bool = True,
-    fmax: float = 0.01,
+    fmax: Annotated[float, "eV/Å"] = 0.01,
 ) -> StiffnessResult:
     """Stiffness tensor from the stress of cells strained by ± `strain_percent`.
 

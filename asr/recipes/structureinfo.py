@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import spglib
@@ -54,7 +55,7 @@ def spglib_cell(atoms: Atoms):
 
 
 @instruction("asr.structureinfo", version=0)
-def main(atoms: Atoms, symprec: float = 1e-3) -> StructureInfoResult:
+def main(atoms: Atoms, symprec: Annotated[float, "Å"] = 1e-3) -> StructureInfoResult:
     """Formula, crystal type, space group, cell and dimensionality."""
     dataset = spglib.get_symmetry_dataset(spglib_cell(atoms), symprec=symprec)
     if dataset is None:

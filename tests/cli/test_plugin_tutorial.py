@@ -101,6 +101,12 @@ def test_own_recipe_everywhere(env, tmp_path):
     python(env, cu, "from ase.build import bulk; bulk('Cu').write('structure.json')")
     ran = asr(env, cu, "run", "mypkg.eos --atoms structure.json").stdout
     assert "Computed" in ran and "Bulk modulus" in ran
+    # A user's bad input is one line, not a traceback.
+    bad = asr(env, cu, "run", "mypkg.eos --points 3", ok=False).stderr
+    assert "at least 5 volumes" in bad and "Traceback" not in bad
+    helped = asr(env, cu, "run", "mypkg.eos", "--help").stdout
+    assert "--strain" in helped or "strain" in helped
+    assert "Bulk modulus" in helped and "GPa" in helped
 
     (record,) = json.loads(asr(env, cu, "cache", "ls", "--format", "json").stdout)
     uid = record["uid"]

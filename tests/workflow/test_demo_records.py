@@ -68,7 +68,8 @@ from asr.core.result import Result
 from asr.store import open_store
 out = {}
 for r in all_records(open_store(".")):
-    keys = [i.description for i in r.result.keys()] if isinstance(r.result, Result) else None
+    is_result = isinstance(r.result, Result)
+    keys = [i.description for i in r.result.keys()] if is_result else None
     out[r.uid] = {"name": r.name, "keys": keys, "html": r._repr_html_()}
 json.dump(out, sys.stdout)
 """
