@@ -114,15 +114,22 @@ def run(ctx: click.Context, command: tuple[str, ...]) -> None:
 
 @click.command("list")
 def list_recipes() -> None:
-    """List the recipes with their one-line descriptions."""
-    from asr.core.plugins import load_all
+    """List the recipes of every installed plugin, with their descriptions."""
+    from asr.core.plugins import load_all, plugin_of
 
     table = Table(
         "recipe",
         "version",
+        "plugin",
         "description",
         caption="Parameters, units and result keys: asr help NAME",
     )
     for name, instr in load_all().items():
-        table.add_row(Text(name), str(instr.version), Text(instr.description))
+        plugin = plugin_of(instr.__module__)
+        table.add_row(
+            Text(name),
+            str(instr.version),
+            Text(plugin.name if plugin else ""),
+            Text(instr.description),
+        )
     console().print(table)

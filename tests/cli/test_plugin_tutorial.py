@@ -94,6 +94,7 @@ def test_the_tutorial_shows_a_whole_package():
 def test_own_recipe_everywhere(env, tmp_path):
     listed = asr(env, tmp_path, "list").stdout
     assert "mypkg.eos" in listed and "asr.gs" in listed
+    assert re.search(r"mypkg\.eos\s+│\s+0\s+│\s+mypkg\s+│", listed), listed
 
     cu = tmp_path / "cu"
     cu.mkdir()
