@@ -36,6 +36,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from asr.store.files import pid_alive
+
 from .errors import WorkflowError
 
 MARKER = "# MyQueue's local scheduler, set up by asr.workflow.local"
@@ -287,16 +289,12 @@ def server_pid(home: Path) -> int | None:
     path = Path(home) / ".myqueue" / PID_FILE
     try:
         pid = int(path.read_text())
-        os.kill(pid, 0)
     except (OSError, ValueError):
         return None
     child = _children.get(pid)
     if child is not None and child.poll() is not None:
         return None
-    with contextlib.suppress(OSError):  # a zombie is no server
-        if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
-            return None
-    return pid
+    return pid if pid_alive(pid) else None  # a zombie is no server
 
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
