@@ -85,14 +85,14 @@ def write_atomic(path: Path | str, data: bytes, *, durable: bool = True) -> None
     tmp = _tmp_name(path)
     fd = _open_exclusive(tmp)
     try:
-        _write_all(fd, data)
-        if durable:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
+        try:
+            _write_all(fd, data)
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException:  # a full disk, say: leave no half-written file
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise

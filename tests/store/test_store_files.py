@@ -47,6 +47,43 @@ def test_write_atomic(tmp_path):
     assert os.listdir(path.parent) == ["file"]  # no temporary files left
 
 
+FULL_DISK = """
+import errno, resource, signal, sys
+from asr.store import DiskStore
+from asr.store.files import write_atomic
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of a kill
+store = DiskStore(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+for write in (
+    lambda: write_atomic(sys.argv[2], bytes(100_000)),
+    lambda: store.put_blob(bytes(100_000)),
+):
+    try:
+        write()
+    except OSError as err:
+        print(errno.errorcode[err.errno])
+"""
+
+
+def test_a_failed_write_leaves_no_temporary_file(tmp_path):
+    # RLIMIT_FSIZE fails the write with EFBIG, as a full disk does (ENOSPC).
+    from asr.store import init_store
+
+    store = init_store(tmp_path)
+    before = {p for p in store.root.rglob("*")}
+    target = tmp_path / "file"
+    done = subprocess.run(
+        [sys.executable, "-c", FULL_DISK, str(store.root), str(target)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["EFBIG", "EFBIG"]
+    assert [p.name for p in tmp_path.iterdir() if p.name != ".asr"] == []
+    new = {p for p in store.root.rglob("*") if p.is_file()} - before
+    assert new == set()  # no temporary (or partial) object
+
+
 def test_tmp_files_of_dead_writers_are_orphans(tmp_path):
     mine = tmp_path / f"x.tmp-{HOST}-{os.getpid()}-0123abcd"
     dead = tmp_path / f"x.tmp-{HOST}-{dead_pid()}-0123abcd"
