@@ -91,6 +91,13 @@ def print_error(message: str) -> None:
     )
 
 
+def print_warning(message: str) -> None:
+    """One yellow line on stderr, never wrapped."""
+    err_console().print(
+        Text(f"Warning: {message}", style="yellow"), soft_wrap=True, highlight=False
+    )
+
+
 def short_id(oid: str, length: int = 12) -> str:
     return str(oid)[:length]
 

@@ -9,13 +9,22 @@ stderr and exit code 1; ``asr --verbose`` also shows the traceback.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import click
 
 from asr import __version__
 
-from .common import LazyGroup, Settings, err_console, print_error, user_error_message
+from .common import (
+    LazyGroup,
+    Settings,
+    err_console,
+    print_error,
+    print_warning,
+    user_error_message,
+)
 
 COMMANDS = {
     "init": "asr.cli.init:init",
@@ -51,6 +60,24 @@ def _verbose_requested(args: Sequence[str]) -> bool:
     return False
 
 
+@contextmanager
+def _store_warnings_as_lines() -> Iterator[None]:
+    """A `StoreWarning` (a damaged record left out) is one yellow line on stderr."""
+    from asr.store import StoreWarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, StoreWarning):
+            print_warning(str(message))
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    with warnings.catch_warnings():
+        default = warnings.showwarning
+        warnings.simplefilter("always", StoreWarning)
+        warnings.showwarning = show
+        yield
+
+
 class AsrGroup(LazyGroup):
     """The `asr` group: turns expected errors into one red line."""
 
@@ -69,7 +96,8 @@ class AsrGroup(LazyGroup):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, False, **extra)
         try:
-            code = super().main(args, prog_name, complete_var, False, **extra)
+            with _store_warnings_as_lines():
+                code = super().main(args, prog_name, complete_var, False, **extra)
         except _NO_ARGS_IS_HELP as err:  # `asr` alone: help, as click 8.1 did
             if err.ctx is not None:
                 click.echo(err.ctx.get_help())

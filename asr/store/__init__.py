@@ -17,6 +17,7 @@ from .errors import (
     ObjectNotFoundError,
     RefConflictError,
     StoreError,
+    StoreWarning,
 )
 from .ids import ObjectId, Uid, digest, hash_bytes
 from .memory import MemoryStore
@@ -39,6 +40,7 @@ __all__ = [
     "ObjectNotFoundError",
     "RefConflictError",
     "StoreError",
+    "StoreWarning",
     "StoredObject",
     "Tagged",
     "Uid",

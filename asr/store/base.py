@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -23,6 +24,7 @@ from .errors import (
     ObjectNotFoundError,
     RefConflictError,
     StoreError,
+    StoreWarning,
 )
 from .ids import ObjectId, Uid
 from .objects import (
@@ -33,6 +35,11 @@ from .objects import (
     verify,
 )
 from .objects import record_header as _record_header
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, StoreWarning, stacklevel=3)
+
 
 MIN_PREFIX = 4
 _ID_SPEC = re.compile(r"(?P<base>[0-9a-fA-F]+)(?P<back>(~\d*)*)\Z")
@@ -186,7 +193,11 @@ class BaseStore(ABC):
         """Forget a record (its objects stay until pruned)."""
 
     @abstractmethod
-    def iter_refs(self) -> Iterator[tuple[Uid, ObjectId]]: ...
+    def iter_refs(
+        self, on_error: Callable[[str], None] | None = None
+    ) -> Iterator[tuple[Uid, ObjectId]]:
+        """Every (uid, head); a damaged ref raises StoreError, or with
+        `on_error` is passed there as a message and left out."""
 
     @abstractmethod
     def _uids_with_prefix(self, prefix: str) -> set[Uid]: ...
@@ -372,9 +383,24 @@ class BaseStore(ABC):
             oid = obj.parent
 
     def records(self) -> Iterator[StoredObject]:
-        """The head revision of every record."""
-        for _uid, oid in self.iter_refs():
-            yield self.get(oid)
+        """The head revision of every record (see `heads`)."""
+        for _uid, obj in self.heads():
+            yield obj
+
+    def heads(self) -> Iterator[tuple[Uid, StoredObject]]:
+        """(uid, head revision) of every record that can be read.
+
+        A damaged ref or head object is left out with a `StoreWarning`
+        naming it, so that one damaged file hides no other Record (`asr
+        fsck` reports it as an error).
+        """
+        for uid, oid in self.iter_refs(on_error=_warn):
+            try:
+                obj = self.get(oid)
+            except StoreError as err:
+                _warn(f"record {uid} left out: {err}; run asr fsck")
+                continue
+            yield uid, obj
 
     # -- the index ----------------------------------------------------------
 

@@ -322,9 +322,15 @@ class DiskStore(BaseStore):
 
     def _parse_ref(self, uid: str, text: bytes) -> ObjectId | None:
         """A loose ref's content: an object id, a tombstone or a batch line."""
-        if len(text) <= 34:
-            return None if text == TOMBSTONE else ObjectId(text.decode().strip())
-        return batch_ref(self, uid, text)
+        try:
+            if len(text) <= 34:
+                return None if text == TOMBSTONE else ObjectId(text.decode().strip())
+            return batch_ref(self, uid, text)
+        except ValueError:  # a damaged file: no hex id, not UTF-8, empty
+            raise StoreError(
+                f"damaged ref {self._loose_ref(uid)}: holds {text[:40]!r}, "
+                "not an object id; run asr fsck"
+            ) from None
 
     def _set_ref(self, uid, oid, expected):
         # The lock file holds the new ref and is renamed over it (as Git does).

@@ -53,3 +53,11 @@ class RefConflictError(StoreError):
 
 class LockTimeoutError(StoreError):
     """A lock could not be taken in the time allowed."""
+
+
+class StoreWarning(UserWarning):
+    """A listing left out something damaged (a ref, a record object).
+
+    One damaged file must not hide every other Record; `asr fsck` reports
+    it as an error.
+    """

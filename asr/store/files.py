@@ -31,7 +31,7 @@ def tmp_is_orphan(path: Path, older_than: float = 3600.0) -> bool:
     """Was this temporary file left by a process that is gone?"""
     try:
         host, pid, _rand = path.name.split(TMP_MARK, 1)[1].rsplit("-", 2)
-        if host == HOST and not _pid_alive(int(pid)):
+        if host == HOST and not pid_alive(int(pid)):
             return True
         return time.time() - path.stat().st_mtime > older_than
     except (ValueError, OSError):
@@ -85,14 +85,14 @@ def write_atomic(path: Path | str, data: bytes, *, durable: bool = True) -> None
     tmp = _tmp_name(path)
     fd = _open_exclusive(tmp)
     try:
-        _write_all(fd, data)
-        if durable:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
+        try:
+            _write_all(fd, data)
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException:  # a full disk, say: leave no half-written file
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
@@ -124,14 +124,27 @@ def read_file(path: Path | str) -> tuple[bytes, os.stat_result]:
         os.close(fd)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Is process `pid` of this host running?
+
+    A zombie (killed, not yet reaped by its parent) still answers
+    `kill(pid, 0)`, but will never release a lock or answer a request: it
+    counts as dead.
+    """
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
+        pass  # another user's process: alive unless a zombie
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rsplit(b")", 1)[1].split()[0]
+    except FileNotFoundError:  # gone meanwhile, or no /proc (macOS)
+        return not os.path.isdir("/proc/self")
+    except (OSError, IndexError):
         return True
-    return True
+    return state not in (b"Z", b"X")
 
 
 class FileLock:
@@ -218,7 +231,7 @@ class FileLock:
             stale = age > 5.0
         else:
             host, pid = fields[0], int(fields[1]) if fields[1].isdigit() else -1
-            stale = (host == HOST and not _pid_alive(pid)) or age > self.stale_after
+            stale = (host == HOST and not pid_alive(pid)) or age > self.stale_after
         if not stale:
             return
         # Move it aside, and put it back if it was a new holder's lock that

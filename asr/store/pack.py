@@ -516,9 +516,9 @@ def rebuild_index(store: DiskStore) -> int:
         store.refresh()
         old = store._segments.names()
         exact, shape, heads = [], [], {}
-        for uid, oid in store.iter_refs():
-            heads[uid] = oid
-            terms = store.get(oid).index
+        for uid, head in store.heads():  # a damaged one: left out, with a warning
+            heads[uid] = head.oid
+            terms = head.index
             if terms is not None:
                 exact.append((terms.exact, uid))
                 shape.append((terms.shape, uid, terms.floats))

@@ -5,12 +5,15 @@ as subprocesses, as many at once as it has cores. This module runs that
 server for one MyQueue home (the folder holding `.myqueue/`) with three
 changes that many concurrent workflow tasks need:
 
-* it listens on a free port on 127.0.0.1 and writes that port into
-  `.myqueue/config.py` (MyQueue's client always dials port 39999, so two
-  trees, or two users, would otherwise share one server);
-* it reads a whole request, not only its first 1024 bytes (a task with a
-  few dependencies in a deep folder is larger than that), and the client
-  sends only the ids and names of a task's dependencies;
+* it listens on a Unix socket in a fresh folder only its user can enter
+  (mode 0700) and writes that socket's path into `.myqueue/config.py`
+  (MyQueue's client dials port 39999 on 127.0.0.1, which every user of the
+  machine can reach, so two trees or two users would share one server), and
+  it answers only processes of its own user;
+* requests and replies are JSON, never pickle (the stock server unpickles
+  whatever reaches its port: any local user could run code as the user who
+  runs the scheduler); a task travels as MyQueue's `Task.todict()`, with
+  only the ids and names of its dependencies, and is read whole;
 * its task table is read and changed under one lock (the stock server
   iterates over it while other threads add and remove tasks).
 
@@ -22,19 +25,23 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import copy
+import json
 import os
-import pickle
 import pprint
+import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+
+from asr.store.files import pid_alive
 
 from .errors import WorkflowError
 
@@ -57,11 +64,12 @@ def read_config(home: Path) -> dict[str, Any] | None:
     return dict(namespace.get("config", {}))
 
 
-def configure(home: Path, port: int | None = None) -> Path:
-    """Make ``home/.myqueue/config.py`` use a local scheduler on `port`.
+def configure(home: Path, address: str | None = None) -> Path:
+    """Make ``home/.myqueue/config.py`` use a local scheduler at `address`.
 
-    Keeps the other settings of an existing local configuration; tasks run
-    with this Python unless the configuration names another one.
+    `address` is the path of the server's Unix socket. Keeps the other
+    settings of an existing local configuration; tasks run with this Python
+    unless the configuration names another one.
     """
     folder = Path(home) / ".myqueue"
     folder.mkdir(exist_ok=True)
@@ -75,11 +83,11 @@ def configure(home: Path, port: int | None = None) -> Path:
     config.setdefault("serial_python", sys.executable)
     config.setdefault("parallel_python", sys.executable)
     lines = [MARKER, ""]
-    if port is not None:
+    if address is not None:
         lines += [
             "from asr.workflow.local import use_server",
             "",
-            f"use_server(port={port})",
+            f"use_server(socket={address!r})",
             "",
         ]
     lines.append(f"config = {pprint.pformat(config, sort_dicts=False)}")
@@ -92,14 +100,16 @@ def configure(home: Path, port: int | None = None) -> Path:
     return path
 
 
-def use_server(port: int) -> None:
-    """Make MyQueue's local-scheduler client talk to our server on `port`.
+def use_server(socket: str | None = None, port: int | None = None) -> None:
+    """Make MyQueue's local-scheduler client talk to our server at `socket`.
 
     Called from `.myqueue/config.py`, which every `mq` command executes.
+    (`port` is what older versions wrote there; such a server is refused.)
     """
     from myqueue.schedulers.local import LocalScheduler
 
-    LocalScheduler.port = port
+    LocalScheduler.address = socket
+    LocalScheduler.send = _send  # type: ignore[method-assign]
     LocalScheduler.submit = _submit  # type: ignore[method-assign]
 
 
@@ -108,12 +118,104 @@ def _submit(self, task, dry_run: bool = False, verbose: bool = False) -> int:
         if verbose:
             print(task)
         return 1
-    slim = copy.copy(task)
-    slim.cmd = copy.copy(task.cmd)
-    slim.cmd.function = None
-    # The server needs only the id and name of each dependency.
-    slim.dtasks = [SimpleNamespace(id=t.id, dname=t.dname) for t in task.dtasks]
-    return self.send("submit", slim)
+    return self.send("submit", task_data(task))
+
+
+def task_data(task) -> dict[str, Any]:
+    """A MyQueue task as JSON data; its dependencies only by id and name."""
+    data = task.todict()
+    data["folder"] = str(Path(task.folder).absolute())
+    data["deps"] = [str(Path(dep).absolute()) for dep in task.deps]
+    data["dtasks"] = [[t.id, str(t.dname)] for t in task.dtasks]
+    return data
+
+
+def task_from_data(data: dict[str, Any]):
+    """The task of `task_data` (with stand-ins for its dependencies)."""
+    from myqueue.task import Task
+
+    data = dict(data)
+    dtasks = data.pop("dtasks")
+    task = Task.fromdict(data, Path("/"))  # the folder is absolute
+    task.dtasks = [SimpleNamespace(id=int(i), dname=Path(d)) for i, d in dtasks]
+    return task
+
+
+def _send(self, *args: Any) -> Any:
+    """MyQueue's `LocalScheduler.send`, over our socket and in JSON."""
+    from myqueue.schedulers.local import LocalSchedulerError
+
+    address = getattr(self, "address", None)
+    if address is None:
+        raise LocalSchedulerError(
+            "this tree's local scheduler is of an older ASR: run "
+            "`asr workflow local stop`, then `asr workflow local start`"
+        )
+    command, *rest = args
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        try:
+            s.connect(address)
+        except (FileNotFoundError, ConnectionRefusedError):
+            raise ConnectionRefusedError(
+                f"no local scheduler listens at {address}; "
+                "start one with `asr workflow local start`"
+            ) from None
+        s.sendall(json.dumps({"command": command, "args": rest}).encode())
+        s.shutdown(socket.SHUT_WR)
+        reply = _read_all(s)
+    if command == "stop":
+        return None
+    status, result = _parse_reply(reply)
+    if status != "ok":
+        raise LocalSchedulerError(status)
+    return result
+
+
+def _parse_reply(data: bytes) -> tuple[str, Any]:
+    try:
+        reply = json.loads(data)
+        return str(reply["status"]), reply.get("result")
+    except (ValueError, KeyError, TypeError):
+        return f"the local scheduler gave no answer ({len(data)} bytes)", None
+
+
+MAX_REQUEST = 16 << 20  # bytes; a task with thousands of dependencies is less
+
+
+def _read_all(conn: socket.socket, limit: int = MAX_REQUEST) -> bytes:
+    """Everything the peer sends until it shuts down its side."""
+    conn.settimeout(30)
+    chunks, size = [], 0
+    while chunk := conn.recv(65536):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            raise ValueError(f"request larger than {limit} bytes")
+    return b"".join(chunks)
+
+
+def peer_uid(conn: socket.socket) -> int:
+    """The user id of the process at the other end of a Unix socket.
+
+    Where the system cannot tell (no SO_PEERCRED: macOS), the socket's
+    folder (0700) is the only guard: this user's id is returned.
+    """
+    if not hasattr(socket, "SO_PEERCRED"):
+        return os.geteuid()
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
+    return struct.unpack("3i", creds)[1]
+
+
+def socket_folder() -> Path:
+    """A new folder only this user can enter (0700), for the server's socket.
+
+    In the temporary folder of this machine, not the tree: a socket's path
+    must be short (108 bytes) and the server is local to this machine.
+    """
+    base = tempfile.gettempdir()
+    if len(base) > 60:  # TMPDIR too deep for a socket path
+        base = "/tmp"
+    return Path(tempfile.mkdtemp(prefix="asr-mq-", dir=base))
 
 
 # -- the server -----------------------------------------------------------------
@@ -126,40 +228,56 @@ def _server_class():
     class LocalServer(Server):
         """MyQueue's local-scheduler server, safe for many concurrent tasks."""
 
-        def __init__(self, config, cores: int, on_listening=None):
+        def __init__(self, config, cores: int, address: str, on_listening=None):
             super().__init__(config, cores=cores, port=0)
             self.tasks_lock = threading.RLock()
+            self.address = address
             self.on_listening = on_listening
 
         def run(self) -> None:
             self.loop_thread.start()
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-                s.bind(("127.0.0.1", self.port))
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.bind(self.address)
+                os.chmod(self.address, 0o600)
                 s.listen(64)
-                self.port = s.getsockname()[1]
-                print(f"Listening to address 127.0.0.1:{self.port}", flush=True)
+                print(f"Listening at {self.address}", flush=True)
                 if self.on_listening is not None:
-                    self.on_listening(self.port)
+                    self.on_listening(self.address)
                 while True:
                     conn, _ = s.accept()
                     with conn:
-                        try:
-                            command, *args = _receive(conn)
-                        except Exception as err:  # not a request: ignore it
-                            print(f"bad request: {err}", flush=True)
-                            continue
-                        try:
-                            if command not in COMMANDS:
-                                raise ValueError(f"unknown command {command!r}")
-                            reply = ("ok", getattr(self, command)(*args))
-                        except Exception as err:  # answer, and keep serving
-                            reply = (f"{type(err).__name__}: {err}", None)
-                        if command != "stop":
-                            conn.sendall(pickle.dumps(reply))
+                        command = self.answer(conn)
+                    if command is None:
+                        continue
                     self.queue.put(command)
                     if command == "stop":
                         break
             self.loop_thread.join()
+
+        def answer(self, conn: socket.socket) -> str | None:
+            """Carry out one request; its command, None if refused."""
+            try:
+                data = _read_all(conn)  # all of it: then the refusal is read
+                if peer_uid(conn) != os.geteuid():
+                    raise PermissionError("another user's process")
+                request = json.loads(data)
+                command, args = request["command"], list(request["args"])
+                if command not in COMMANDS:
+                    raise ValueError(f"unknown command {command!r}")
+            except Exception as err:  # not a request: refuse it
+                print(f"refused a request: {err}", flush=True)
+                _reply(conn, f"refused: {err}", None)
+                return None
+            try:
+                if command == "submit":
+                    args = [task_from_data(args[0])]
+                result = getattr(self, command)(*args)
+                status = "ok"
+            except Exception as err:  # answer, and keep serving
+                status, result = f"{type(err).__name__}: {err}", None
+            if command != "stop":
+                _reply(conn, status, result)
+            return command
 
         def submit(self, task) -> int:
             with self.tasks_lock:
@@ -241,20 +359,9 @@ def _server_class():
     return LocalServer
 
 
-def _receive(conn: socket.socket) -> tuple:
-    """One pickled request; MyQueue's client sends it whole, then waits."""
-    conn.settimeout(30)
-    data = b""
-    while True:
-        chunk = conn.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-        try:
-            return pickle.loads(data)
-        except Exception:  # not all of it yet
-            continue
-    return pickle.loads(data)
+def _reply(conn: socket.socket, status: str, result: Any) -> None:
+    with contextlib.suppress(OSError):  # the client is gone
+        conn.sendall(json.dumps({"status": status, "result": result}).encode())
 
 
 def serve(home: Path, cores: int) -> None:
@@ -264,15 +371,26 @@ def serve(home: Path, cores: int) -> None:
     home = Path(home).resolve()
     configure(home)
     config = Configuration.read(home)
+    folder = socket_folder()
+    pid_file = home / ".myqueue" / PID_FILE
 
-    def listening(port: int) -> None:
-        configure(home, port)
-        (home / ".myqueue" / PID_FILE).write_text(f"{os.getpid()}\n")
+    def listening(address: str) -> None:
+        configure(home, address)
+        pid_file.write_text(f"{os.getpid()}\n")
 
+    def clean_up() -> None:
+        shutil.rmtree(folder, ignore_errors=True)
+        pid_file.unlink(missing_ok=True)  # last: `stop` waits for it
+
+    def terminated(signum, frame) -> None:
+        clean_up()  # the loop thread would keep a normal exit waiting
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminated)
     try:
-        _server_class()(config, cores, on_listening=listening).run()
+        _server_class()(config, cores, str(folder / "socket"), listening).run()
     finally:
-        (home / ".myqueue" / PID_FILE).unlink(missing_ok=True)
+        clean_up()
 
 
 # -- start and stop in the background ---------------------------------------------
@@ -287,16 +405,12 @@ def server_pid(home: Path) -> int | None:
     path = Path(home) / ".myqueue" / PID_FILE
     try:
         pid = int(path.read_text())
-        os.kill(pid, 0)
     except (OSError, ValueError):
         return None
     child = _children.get(pid)
     if child is not None and child.poll() is not None:
         return None
-    with contextlib.suppress(OSError):  # a zombie is no server
-        if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
-            return None
-    return pid
+    return pid if pid_alive(pid) else None  # a zombie is no server
 
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -373,10 +487,10 @@ def stop(home: Path, timeout: float = 60.0) -> bool:
     pid = server_pid(home)
     if pid is None:
         return False
-    Configuration.read(home)  # executes config.py: the client dials our port
+    Configuration.read(home)  # executes config.py: the client finds our socket
     try:
         LocalScheduler(Configuration.read(home)).send("stop")
-    except OSError:
+    except Exception:  # no answer (or an older server's): end it by signal
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while server_pid(home) == pid and time.monotonic() < deadline:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -12,7 +13,14 @@ import numpy as np
 import pytest
 
 from asr.store import LockTimeoutError, tables
-from asr.store.files import HOST, FileLock, is_tmp, tmp_is_orphan, write_atomic
+from asr.store.files import (
+    HOST,
+    FileLock,
+    is_tmp,
+    pid_alive,
+    tmp_is_orphan,
+    write_atomic,
+)
 
 WORKER = Path(__file__).with_name("store_worker.py")
 
@@ -37,6 +45,43 @@ def test_write_atomic(tmp_path):
     write_atomic(path, b"second", durable=False)
     assert path.read_bytes() == b"second"
     assert os.listdir(path.parent) == ["file"]  # no temporary files left
+
+
+FULL_DISK = """
+import errno, resource, signal, sys
+from asr.store import DiskStore
+from asr.store.files import write_atomic
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of a kill
+store = DiskStore(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+for write in (
+    lambda: write_atomic(sys.argv[2], bytes(100_000)),
+    lambda: store.put_blob(bytes(100_000)),
+):
+    try:
+        write()
+    except OSError as err:
+        print(errno.errorcode[err.errno])
+"""
+
+
+def test_a_failed_write_leaves_no_temporary_file(tmp_path):
+    # RLIMIT_FSIZE fails the write with EFBIG, as a full disk does (ENOSPC).
+    from asr.store import init_store
+
+    store = init_store(tmp_path)
+    before = {p for p in store.root.rglob("*")}
+    target = tmp_path / "file"
+    done = subprocess.run(
+        [sys.executable, "-c", FULL_DISK, str(store.root), str(target)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["EFBIG", "EFBIG"]
+    assert [p.name for p in tmp_path.iterdir() if p.name != ".asr"] == []
+    new = {p for p in store.root.rglob("*") if p.is_file()} - before
+    assert new == set()  # no temporary (or partial) object
 
 
 def test_tmp_files_of_dead_writers_are_orphans(tmp_path):
@@ -138,6 +183,61 @@ def test_two_processes_never_hold_the_lock_together(tmp_path):
     assert int((tmp_path / "counter").read_text()) == 2 * rounds
     assert busy > 0  # they did contend
     assert not lock.exists()
+
+
+HOLD = """
+import sys, time
+from asr.store.files import FileLock
+lock = FileLock(sys.argv[1], heartbeat=None)
+lock.acquire()
+print("holding", flush=True)
+time.sleep(600)
+"""
+
+WAIT = """
+import sys, time
+from asr.store.files import FileLock
+start = time.monotonic()
+with FileLock(sys.argv[1], timeout=float(sys.argv[2])):
+    print(f"{time.monotonic() - start:.2f}")
+"""
+
+
+def test_lock_of_a_killed_but_unreaped_process_is_broken(tmp_path):
+    # A holder killed but not reaped by its parent is a zombie: it still
+    # answers kill(pid, 0), and waiters used to wait for it until stale_after.
+    path = tmp_path / "a.lock"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline() == "holding\n"
+        waiter = subprocess.Popen(
+            [sys.executable, "-c", WAIT, str(path), "20"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(0.5)  # the waiter finds the lock held
+        os.kill(holder.pid, signal.SIGKILL)  # and no wait(): a zombie
+        for _ in range(100):
+            state = Path(f"/proc/{holder.pid}/stat").read_text().rsplit(")", 1)[1]
+            if state.split()[0] == "Z":
+                break
+            time.sleep(0.01)
+        assert not pid_alive(holder.pid)
+        out, err = waiter.communicate(timeout=30)
+        assert waiter.returncode == 0, err
+        assert float(out) < 5.0
+        assert Path(f"/proc/{holder.pid}").exists()  # still a zombie
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_pid_alive():
+    assert pid_alive(os.getpid())
+    assert not pid_alive(dead_pid())
 
 
 # -- cached listings of tables --------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -88,10 +89,13 @@ def test_local_start_and_stop(tree):
     pid = local.server_pid(tree)
     assert pid is not None and f"pid {pid}" in result.output
     config = (tree / ".myqueue" / "config.py").read_text()
-    assert "use_server(port=" in config and sys.executable in config
+    assert "use_server(socket=" in config and sys.executable in config
+    address = config.split("use_server(socket=")[1].split(")")[0].strip("'")
+    assert Path(address).is_socket()
     result = runner.invoke(cli, ["workflow", "local", "stop"])
     assert result.exit_code == 0 and "stopped" in result.output
     assert local.server_pid(tree) is None
+    assert not Path(address).parent.exists()  # its folder went with it
 
 
 def test_local_refuses_another_scheduler(tree):

@@ -1,0 +1,105 @@
+"""A damaged file costs one Record, never the whole store, and no traceback.
+
+A single lookup of a damaged ref is one red line (`Error: ...`) naming the
+file; a listing (`asr cache ls`, `asr cache reindex`) leaves the damaged
+Record out with one warning line naming it; `asr fsck` reports it, exit 1.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from ase.build import bulk
+from click.testing import CliRunner
+
+from asr.cli.main import cli
+from asr.core import use_store
+from asr.recipes.structureinfo import main as structureinfo
+from asr.store import DiskStore, init_store
+from asr.store.pack import gc
+
+TERMINAL = {"COLUMNS": "200", "NO_COLOR": "1", "FORCE_COLOR": None}
+
+
+def asr(*args: str):
+    return CliRunner(env=TERMINAL).invoke(cli, list(args))
+
+
+@pytest.fixture
+def three(tmp_path):
+    """Three Records; the first has a second revision, so a loose ref."""
+    store = init_store(tmp_path)
+    with use_store(store):
+        for symprec in (0.1, 0.01, 0.001):
+            structureinfo(atoms=bulk("Si"), symprec=symprec)
+    (uid, oid), *_ = sorted(store.iter_refs())
+    head = store.get(oid)
+    store.commit(head.payload, uid=uid, parent=oid, index=head.index)
+    store.close()
+    assert store._ref_path(uid).is_file()
+    return DiskStore(store.root), uid
+
+
+def only_line(text: str, start: str) -> str:
+    lines = text.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(start), text
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "text", [b"", b"zz" + b"0" * 30 + b"\n", b"\xff\xfe" + b"0" * 30 + b"\n"]
+)
+def test_a_damaged_loose_ref(three, text):
+    store, uid = three
+    path = store._ref_path(uid)
+    path.write_bytes(text)
+
+    shown = asr("show", uid[:8])
+    assert shown.exit_code == 1 and "Traceback" not in shown.output
+    line = only_line(shown.stderr, "Error: damaged ref ")
+    assert str(path) in line and "run asr fsck" in line
+
+    listed = asr("cache", "ls", "--format", "json")
+    assert listed.exit_code == 0, listed.output
+    assert listed.stdout.count('"uid"') == 2  # the two others
+    line = only_line(listed.stderr, "Warning: damaged ref ")
+    assert str(path) in line
+
+    reindexed = asr("cache", "reindex")
+    assert reindexed.exit_code == 0, reindexed.output
+    assert "Reindexed 2 records" in reindexed.stdout
+    assert str(path) in only_line(reindexed.stderr, "Warning: damaged ref ")
+
+    checked = asr("fsck")
+    assert checked.exit_code == 1
+    assert f"damaged ref {path}" in checked.output
+
+
+def test_an_undecodable_record_object(three):
+    store, uid = three
+    gc(store)  # into a pack, where a damaged object is read and fails its hash
+    store = DiskStore(store.root)
+    path, offset, length = store.locate(store.get_ref(uid))
+    os.chmod(path, 0o644)
+    data = bytearray(path.read_bytes())
+    data[offset + length // 2] ^= 0x20
+    path.write_bytes(bytes(data))
+
+    shown = asr("show", uid)
+    assert shown.exit_code == 1 and "Traceback" not in shown.output
+    assert "corrupt object" in only_line(shown.stderr, "Error: ")
+
+    listed = asr("cache", "ls", "--format", "json")
+    assert listed.exit_code == 0, listed.output
+    assert listed.stdout.count('"uid"') == 2
+    line = only_line(listed.stderr, f"Warning: record {uid} left out: corrupt")
+    assert line.endswith("run asr fsck")
+
+    reindexed = asr("cache", "reindex")
+    assert reindexed.exit_code == 0, reindexed.output
+    assert "Reindexed 2 records" in reindexed.stdout
+    only_line(reindexed.stderr, f"Warning: record {uid} left out")
+
+    checked = asr("fsck")
+    assert checked.exit_code == 1 and "corrupt object" in checked.output
