@@ -17,9 +17,6 @@ import pytest
 
 DOCS = Path(__file__).parents[2] / "docs"
 
-pytest.importorskip("sphinx")
-pytest.importorskip("myst_parser")
-pytest.importorskip("sphinx_click")
 pytestmark = pytest.mark.slow
 
 
@@ -33,6 +30,14 @@ def sphinx(source: Path, out: Path, store: Path | None = None):
         text=True,
         timeout=120,
     )
+
+
+def copy_docs(folder: Path) -> Path:
+    """The docs sources in `folder`: a build writes the generated recipe
+    pages into its sources, which must not be the repository's."""
+    source = folder / "docs"
+    shutil.copytree(DOCS, source, ignore=shutil.ignore_patterns("_build", "recipes"))
+    return source
 
 
 def asr(cwd: Path, *args: str) -> None:
@@ -55,7 +60,7 @@ def site(tmp_path_factory) -> Path:
     asr(store, "run", "asr.dimensionality")
     asr(store, "run", "asr.relax --calculator emt")
     out = tmp_path_factory.mktemp("html")
-    done = sphinx(DOCS, out, store)
+    done = sphinx(copy_docs(tmp_path_factory.mktemp("src")), out, store)
     assert done.returncode == 0, done.stdout + done.stderr
     return out
 
@@ -105,8 +110,7 @@ def test_api_reference_documents_the_public_objects(site):
 
 
 def test_a_broken_reference_fails_the_build(tmp_path):
-    source = tmp_path / "docs"
-    shutil.copytree(DOCS, source, ignore=shutil.ignore_patterns("_build", "recipes"))
+    source = copy_docs(tmp_path)
     page = source / "cli.md"
     page.write_text(page.read_text() + "\nSee {py:func}`asr.core.no_such_thing`.\n")
     done = sphinx(source, tmp_path / "html")
