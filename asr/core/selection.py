@@ -79,32 +79,49 @@ def looks_like_selection(word: str) -> bool:
 # -- the fields of a Record ---------------------------------------------------
 
 
-def record_fields(record: Record) -> dict[str, Any]:
-    """Everything a criterion can read, by key: fixed names and dotted paths."""
-    fields = flatten(
+def _fixed(record: Record, key: str) -> Any:
+    if key == "name":
+        return record.name
+    if key == "version":
+        return record.version
+    if key == "uid":
+        return str(record.uid)
+    if key == "revision":
+        return str(record.oid or "")
+    if key == "folder":
+        return record.metadata.get("directory", _MISSING)
+    return record.metadata.get("start", _MISSING)  # created
+
+
+def _paths(record: Record) -> dict[str, Any]:
+    return flatten(
         {
             "arguments": record.arguments,
             "result": record.result,
             "metadata": record.metadata,
         }
     )
-    fields.update(
-        name=record.name,
-        version=record.version,
-        uid=str(record.uid),
-        revision=str(record.oid or ""),
-        folder=record.metadata.get("directory", _MISSING),
-        created=record.metadata.get("start", _MISSING),
-    )
+
+
+def record_fields(record: Record) -> dict[str, Any]:
+    """Everything a criterion can read, by key: fixed names and dotted paths."""
+    fields = _paths(record)
+    for key in FIELDS:
+        value = _fixed(record, key)
+        if value is not _MISSING:
+            fields[key] = value
     return fields
 
 
-def _value(fields: Mapping[str, Any], key: str) -> Any:
-    if key in fields:
-        return fields[key]
-    for prefix in _PREFIXES:
-        if prefix + key in fields:
-            return fields[prefix + key]
+def _value(record: Record, key: str, paths: dict[str, Any]) -> Any:
+    """The value `key` names; `paths` is filled (decoding the record) only if needed."""
+    if key in FIELDS:
+        return _fixed(record, key)
+    if not paths:
+        paths.update(_paths(record))
+    for prefix in ("", *_PREFIXES):
+        if prefix + key in paths:
+            return paths[prefix + key]
     return _MISSING
 
 
@@ -147,10 +164,8 @@ def check_keys(criteria: Sequence[Criterion], records: Sequence[Record]) -> None
 
 def matches(record: Record, criteria: Sequence[Criterion]) -> bool:
     """Does `record` fit every criterion? A missing field fits none."""
-    if not criteria:
-        return True
-    fields = record_fields(record)
-    return all(_holds(c, _value(fields, c.key)) for c in criteria)
+    paths: dict[str, Any] = {}
+    return all(_holds(c, _value(record, c.key, paths)) for c in criteria)
 
 
 def select(records: Iterable[Record], criteria: Sequence[Criterion]) -> list[Record]:
