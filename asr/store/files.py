@@ -134,13 +134,67 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+class _Heartbeat:
+    """One thread per process that touches every lock file it holds.
+
+    Starting a thread per lock cost more than the rest of a cache miss; this
+    one starts with the first lock and then sleeps until a lock is due. It
+    touches under its condition's lock, so a released lock is never touched.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._due: dict[FileLock, list] = {}  # lock -> [path, interval, next touch]
+        self._thread: threading.Thread | None = None
+
+    def add(self, lock: FileLock, interval: float) -> None:
+        with self._cond:
+            self._due[lock] = [lock.path, interval, time.monotonic() + interval]
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="lock-heartbeat", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify()
+
+    def remove(self, lock: FileLock) -> None:
+        with self._cond:
+            self._due.pop(lock, None)
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                for entry in self._due.values():
+                    if entry[2] <= now:
+                        with contextlib.suppress(OSError):
+                            os.utime(entry[0])
+                        entry[2] = now + entry[1]
+                wake = min((entry[2] for entry in self._due.values()), default=None)
+                self._cond.wait(None if wake is None else max(wake - now, 0.0))
+
+
+_heartbeat = _Heartbeat()
+
+
+def _new_heartbeat_after_fork() -> None:
+    # A forked child has no heartbeat thread and holds none of its parent's locks.
+    global _heartbeat
+    _heartbeat = _Heartbeat()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_heartbeat_after_fork)
+
+
 class FileLock:
     """A lock held by creating a file exclusively (safe on NFS).
 
     The file says who holds it (host, pid). A holder on this host whose
     process is gone is broken at once; a holder elsewhere is trusted while it
-    keeps touching the file (a heartbeat thread does that), and broken when
-    the file is older than `stale_after` seconds.
+    keeps touching the file (the process's heartbeat thread does that every
+    `heartbeat` seconds), and broken when the file is older than `stale_after`
+    seconds.
 
     With `content`, the lock file holds that instead (Git's way for refs: the
     lock is the new file), and `replace(target)` renames it over the target,
@@ -162,8 +216,6 @@ class FileLock:
         self.stale_after = stale_after
         self.heartbeat = heartbeat
         self.content = content
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def acquire(self) -> None:
         start = time.monotonic()
@@ -191,15 +243,8 @@ class FileLock:
         finally:
             os.close(fd)
         if self.heartbeat:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._beat, daemon=True)
-            self._thread.start()
+            _heartbeat.add(self, self.heartbeat)
         return True
-
-    def _beat(self) -> None:
-        while not self._stop.wait(self.heartbeat):
-            with contextlib.suppress(OSError):
-                os.utime(self.path)
 
     def holder(self) -> str | None:
         try:
@@ -235,7 +280,7 @@ class FileLock:
 
     def replace(self, target: Path) -> None:
         """Rename the lock (holding `content`) over `target`: write and release."""
-        self._stop.set()
+        _heartbeat.remove(self)
         try:
             os.replace(self.path, target)
         except BaseException:
@@ -243,10 +288,7 @@ class FileLock:
             raise
 
     def release(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        _heartbeat.remove(self)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
 
