@@ -8,10 +8,7 @@ from __future__ import annotations
 from rich.console import Group
 from rich.text import Text
 
-from asr.calculators import CalculatorSpecError
 from asr.core import ArgumentError, InstructionError, Record
-from asr.core.migration import MigrationError
-from asr.recipes import UnknownRecipeError
 from asr.store import BaseStore, StoredObject
 
 from .common import add_user_error
@@ -20,9 +17,10 @@ from .render import register_object_renderer
 add_user_error(
     ArgumentError,
     InstructionError,
-    UnknownRecipeError,
-    CalculatorSpecError,
-    MigrationError,
+    # By name: importing these modules would slow down `asr show`.
+    "asr.recipes:UnknownRecipeError",
+    "asr.calculators:CalculatorSpecError",
+    "asr.core.migration:MigrationError",
 )
 
 

@@ -9,6 +9,7 @@ no mmap, no appends to shared files, no SQLite.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import socket
 import threading
@@ -146,16 +147,19 @@ class _Heartbeat:
         self._cond = threading.Condition()
         self._due: dict[FileLock, list] = {}  # lock -> [path, interval, next touch]
         self._thread: threading.Thread | None = None
+        self._wake = math.inf  # when the thread wakes next, if not notified
 
     def add(self, lock: FileLock, interval: float) -> None:
         with self._cond:
-            self._due[lock] = [lock.path, interval, time.monotonic() + interval]
+            due = time.monotonic() + interval
+            self._due[lock] = [lock.path, interval, due]
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="lock-heartbeat", daemon=True
                 )
                 self._thread.start()
-            self._cond.notify()
+            elif due < self._wake:  # waking the thread costs: only when needed
+                self._cond.notify()
 
     def remove(self, lock: FileLock) -> None:
         with self._cond:
@@ -170,8 +174,9 @@ class _Heartbeat:
                         with contextlib.suppress(OSError):
                             os.utime(entry[0])
                         entry[2] = now + entry[1]
-                wake = min((entry[2] for entry in self._due.values()), default=None)
-                self._cond.wait(None if wake is None else max(wake - now, 0.0))
+                self._wake = min((e[2] for e in self._due.values()), default=math.inf)
+                wait = None if self._wake == math.inf else max(self._wake - now, 0.0)
+                self._cond.wait(wait)
 
 
 _heartbeat = _Heartbeat()

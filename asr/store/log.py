@@ -38,7 +38,6 @@ import atexit
 import contextlib
 import os
 import struct
-import subprocess
 import sys
 import threading
 import time
@@ -309,6 +308,8 @@ def start_auto_gc(root: Path) -> None:
     """Start `python -m asr.store.autogc ROOT`, detached (it may outlive us)."""
     if os.environ.get("ASR_AUTO_GC", "1") == "0":
         return
+    import subprocess  # only writers start it: readers skip the import
+
     with contextlib.suppress(OSError):
         subprocess.Popen(
             [sys.executable, "-m", "asr.store.autogc", os.fspath(root)],
