@@ -142,16 +142,17 @@ def known_keys(records: Iterable[Record]) -> list[str]:
 
 def check_keys(criteria: Sequence[Criterion], records: Sequence[Record]) -> None:
     """Refuse a key no Record has, naming the known ones (a typo matches nothing)."""
-    unknown = [c for c in criteria if c.key not in FIELDS]
-    if not unknown:
-        return
-    present: set[str] = set()
+    pending = {c.key for c in criteria if c.key not in FIELDS}
     for record in records:
+        if not pending:
+            return
         for key in record_fields(record):
-            present.add(key)
-            present.update(key[len(p) :] for p in _PREFIXES if key.startswith(p))
-    for criterion in unknown:
-        if criterion.key not in present:
+            pending.discard(key)
+            for prefix in _PREFIXES:
+                if key.startswith(prefix):
+                    pending.discard(key[len(prefix) :])
+    for criterion in criteria:
+        if criterion.key in pending:
             raise SelectionError(
                 f"unknown key {criterion.key!r} in {str(criterion)!r}; known keys: "
                 + ", ".join(known_keys(records))
