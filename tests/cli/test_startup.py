@@ -6,6 +6,7 @@ packages were imported. Importing them costs about a second per command.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -61,7 +62,7 @@ def heavy_modules(root, tmp_path, *args: str) -> list[str]:
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    return eval(probe.read_text())
+    return ast.literal_eval(probe.read_text())
 
 
 @pytest.mark.parametrize(
