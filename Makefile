@@ -39,6 +39,7 @@ docs: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
 	$(PY) benchmarks/core.py
+	$(PY) benchmarks/startup.py
 	$(PY) benchmarks/database.py
 	$(PY) benchmarks/webapp.py
 	$(PY) benchmarks/workflow.py

@@ -13,13 +13,6 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.text import Text
 
 from asr import store as _store
@@ -34,14 +27,31 @@ USER_ERRORS: list[type[BaseException]] = [
 ]
 
 
-def add_user_error(*types: type[BaseException]) -> None:
-    """Report these exceptions as one red line instead of a traceback."""
-    USER_ERRORS.extend(t for t in types if t not in USER_ERRORS)
+#: The same, named ``"module:Name"``: an error of a module that is slow to
+#: import, registered without importing it (if raised, it was imported).
+USER_ERROR_NAMES: set[str] = set()
+
+
+def add_user_error(*types: type[BaseException] | str) -> None:
+    """Report these exceptions (types or "module:Name") as one red line."""
+    USER_ERRORS.extend(
+        t for t in types if not isinstance(t, str) and t not in USER_ERRORS
+    )
+    USER_ERROR_NAMES.update(t for t in types if isinstance(t, str))
+
+
+def _is_user_error(err: BaseException) -> bool:
+    if isinstance(err, tuple(USER_ERRORS)):
+        return True
+    return any(
+        f"{t.__module__}:{t.__qualname__}" in USER_ERROR_NAMES
+        for t in type(err).__mro__
+    )
 
 
 def user_error_message(err: BaseException) -> str | None:
     """The one-line message for an expected error, or None for a bug."""
-    if not isinstance(err, tuple(USER_ERRORS)):
+    if not _is_user_error(err):
         return None
     if isinstance(err, click.ClickException):
         message = err.format_message()
@@ -107,6 +117,14 @@ def progress_bar(
     description: str, total: int | None
 ) -> Iterator[Callable[[int], None]]:
     """A progress bar on stderr (only on a terminal); yields `advance(n=1)`."""
+    from rich.progress import (  # imported when used: keeps start-up quick
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     err = err_console()
     with Progress(
         TextColumn("{task.description}"),

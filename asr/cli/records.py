@@ -8,9 +8,7 @@ from __future__ import annotations
 from rich.console import Group
 from rich.text import Text
 
-from asr.calculators import CalculatorSpecError
 from asr.core import ArgumentError, InstructionError, Record
-from asr.core.migration import MigrationError
 from asr.core.plugins import UnknownRecipeError
 from asr.store import BaseStore, StoredObject
 
@@ -20,9 +18,10 @@ from .render import register_object_renderer
 add_user_error(
     ArgumentError,
     InstructionError,
+    # By name: importing these modules would slow down `asr show`.
     UnknownRecipeError,
-    CalculatorSpecError,
-    MigrationError,
+    "asr.calculators:CalculatorSpecError",
+    "asr.core.migration:MigrationError",
 )
 
 

@@ -8,14 +8,16 @@ from pathlib import Path
 import click
 from rich.text import Text
 
-from asr.core.cache import all_records
 from asr.core.presentation import rich_value
+from asr.core.selection import Criterion, parse_selection
 
 from .common import console, open_store
+from .listing import select_records
 
 
 @click.command()
 @click.argument("name")
+@click.argument("selection", nargs=-1)
 @click.option(
     "--all",
     "everywhere",
@@ -30,19 +32,27 @@ from .common import console, open_store
     show_default=True,
     help="Where to write the figures.",
 )
-def results(name: str, everywhere: bool, folder: Path) -> None:
-    """Print the results of recipe NAME made in this folder, with figures."""
+def results(
+    name: str, selection: tuple[str, ...], everywhere: bool, folder: Path
+) -> None:
+    """Print the results of recipe NAME made in this folder, with figures.
+
+    SELECTION narrows them as in `asr cache ls` (e.g. `ecut=500`); one
+    that names `folder` replaces "this folder".
+    """
     from .records import install  # noqa: F401  (user errors of the core)
 
     store = open_store()
-    here = os.path.relpath(Path.cwd().resolve(), store.root.parent)
-    found = [
-        r
-        for r in all_records(store)
-        if r.name == name and (everywhere or r.metadata.get("directory") == here)
-    ]
+    criteria = [Criterion("name", "=", name)]
+    here_only = not everywhere and all(
+        c.key != "folder" for c in parse_selection(selection)
+    )
+    if here_only:
+        here = os.path.relpath(Path.cwd().resolve(), store.root.parent)
+        criteria.append(Criterion("folder", "=", here))
+    found = select_records(store, selection, *criteria)
     if not found:
-        where = "in the store" if everywhere else "made in this folder (try --all)"
+        where = "made in this folder (try --all)" if here_only else "in the store"
         raise click.ClickException(f"no records of {name} {where}")
     out = console()
     for record in found:

@@ -2,6 +2,8 @@
 
 ID is a full or abbreviated object id or record uid, optionally with
 ``~N`` (N revisions back); a uid names the record's newest revision.
+`asr show` also takes a selection (``name=asr.gs folder=tree/MoS2``) that
+matches exactly one record.
 """
 
 from __future__ import annotations
@@ -15,19 +17,43 @@ from .render import object_json, render_object, to_json
 
 
 @click.command()
-@click.argument("spec", metavar="ID")
+@click.argument("words", metavar="ID", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for programs.")
-def show(spec: str, as_json: bool) -> None:
-    """Show an object: a Record with its arguments, result and provenance."""
+def show(words: tuple[str, ...], as_json: bool) -> None:
+    """Show an object: a Record with its arguments, result and provenance.
+
+    Give an ID, or a selection as in `asr cache ls` that matches one record.
+    """
     from .records import install
 
     store = open_store()
     install(store)
-    obj = store.resolve_object(spec)
+    from asr.core.selection import looks_like_selection
+
+    if len(words) == 1 and not looks_like_selection(words[0]):
+        obj = store.resolve_object(words[0])
+    else:
+        obj = store.get(_one_record(store, words).oid)
     if as_json:
         click.echo(json.dumps(object_json(obj), indent=2))
     else:
         console().print(render_object(obj))
+
+
+def _one_record(store, words: tuple[str, ...]):
+    """The one Record the selection matches; else list the matches and say so."""
+    from .listing import records_table, select_records
+
+    found = select_records(store, words)
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise click.ClickException(f"no records match {' '.join(words)}")
+    console().print(records_table(found))
+    raise click.ClickException(
+        f"{len(found)} records match {' '.join(words)}; "
+        "give one ID or narrow the selection"
+    )
 
 
 @click.command("cat-object")

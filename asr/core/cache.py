@@ -6,15 +6,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from asr.store import BaseStore
 
+from . import selection
 from .context import get_store, register_dependency
-from .diff import flatten
 from .record import Record
 from .records import Records
+from .selection import Criterion, criteria_of
 
 
 def all_records(store: BaseStore | None = None) -> Iterator[Record]:
@@ -25,53 +26,15 @@ def all_records(store: BaseStore | None = None) -> Iterator[Record]:
             yield Record.from_stored(obj)
 
 
-def matches(record: Record, criteria: dict[str, str]) -> bool:
-    """Does `record` fit `criteria` (name=..., version=..., dotted.path=...)?
+def matches(record: Record, criteria: Mapping[str, Any] | Sequence[Criterion]) -> bool:
+    """Does `record` fit `criteria`?
 
-    Values are compared as text, so criteria can come from a command line;
-    paths look into the arguments, the result and the metadata.
+    `criteria` are parsed `Criterion`s (see `asr.core.selection` for the
+    syntax) or keyword equalities from Python (``{"name": "asr.gs"}``).
     """
-    if not criteria:
-        return True
-    fields = None
-    for path, wanted in criteria.items():
-        if path == "name":
-            if not _name_matches(record.name, wanted):
-                return False
-            continue
-        if path == "version":
-            if str(record.version) != str(wanted):
-                return False
-            continue
-        if fields is None:
-            fields = flatten(
-                {
-                    "arguments": record.arguments,
-                    "result": record.result,
-                    "metadata": record.metadata,
-                    "uid": record.uid,
-                }
-            )
-        value = _lookup(fields, path)
-        if value is _MISSING or str(value) != str(wanted):
-            return False
-    return True
-
-
-_MISSING = object()
-
-
-def _lookup(fields: dict[str, Any], path: str) -> Any:
-    for prefix in ("", "arguments.", "result."):
-        if prefix + path in fields:
-            return fields[prefix + path]
-    return _MISSING
-
-
-def _name_matches(name: str, wanted: str) -> bool:
-    if wanted.endswith("*"):
-        return name.startswith(wanted[:-1])
-    return name == wanted
+    if isinstance(criteria, Mapping):
+        criteria = criteria_of(criteria)
+    return selection.matches(record, criteria)
 
 
 def select(store: BaseStore | None = None, **criteria: Any) -> Records:
@@ -79,7 +42,8 @@ def select(store: BaseStore | None = None, **criteria: Any) -> Records:
 
     A `Records` list, which Jupyter and rich show as one table.
     """
-    found = Records(r for r in all_records(store) if matches(r, criteria))
+    wanted = criteria_of(criteria)
+    found = Records(r for r in all_records(store) if selection.matches(r, wanted))
     for record in found:
         register_dependency(record.uid, record.oid)
     return found

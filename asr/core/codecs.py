@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 from ase import Atoms
-from ase.constraints import dict2constraint
 
 from asr.store import register_type
 
@@ -53,6 +52,8 @@ def atoms_from_data(data: dict[str, Any]) -> Atoms:
         info=data.get("info"),
     )
     if "constraints" in data:
+        from ase.constraints import dict2constraint  # pulls in SciPy: only here
+
         atoms.set_constraint([dict2constraint(c) for c in data["constraints"]])
     return atoms
 

@@ -6,13 +6,14 @@ import os
 import platform
 import socket
 import time
-from importlib import metadata as importlib_metadata
 
 CORE_PACKAGES = ("asr", "ase", "gpaw", "numpy", "spglib", "msgpack")
 
 
 def package_versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
     """Versions of the packages a result may depend on (installed ones)."""
+    from importlib import metadata as importlib_metadata  # slow: only when run
+
     versions = {"python": platform.python_version()}
     for name in (*CORE_PACKAGES, *extra):
         try:

@@ -15,13 +15,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ase import Atoms
 from ase.formula import Formula
-from ase.phasediagram import PhaseDiagram
 
 from asr.core import Result, instruction, key
 from asr.recipes.common import open_database
+
+if TYPE_CHECKING:
+    from ase.phasediagram import PhaseDiagram
 
 # Formation energy and energy above the hull (eV/atom) below which a material
 # counts as thermodynamically stable enough ("high") to be made.
@@ -109,6 +112,8 @@ class ConvexHullResult(Result):
 
 def phase_diagram(references: list[dict]) -> PhaseDiagram:
     """The hull of the references' formation energies (elements first)."""
+    from ase.phasediagram import PhaseDiagram  # imports SciPy: only when used
+
     entries = [
         (Formula(ref["formula"]).count(), ref["hform"] * ref["natoms"])
         for ref in references

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ase import Atoms
-from ase.geometry.dimensionality import analyze_dimensionality
 
 from asr.core import Result, instruction, key
 
@@ -90,6 +89,8 @@ def main(atoms: Atoms, method: str = "RDA") -> DimensionalityResult:
         raise ValueError("a structure without atoms has no dimensionality")
     if atoms.pbc.any() and atoms.cell.rank < sum(atoms.pbc):
         raise ValueError("every periodic direction needs a cell vector")
+    from ase.geometry.dimensionality import analyze_dimensionality  # SciPy
+
     found = analyze_dimensionality(atoms, method=method, merge=True)
     intervals = [
         {

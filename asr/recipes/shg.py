@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import spglib
 from ase import Atoms
 
 from asr.core import Result, instruction, key
@@ -93,6 +92,8 @@ class SHGResult(Result):
 
 def cartesian_rotations(atoms: Atoms, symprec: float = 1e-3) -> np.ndarray:
     """The point-group operations of `atoms` as Cartesian matrices."""
+    import spglib  # imported when used: keeps `asr list` quick
+
     cell = (atoms.cell.array, atoms.get_scaled_positions(wrap=True), atoms.numbers)
     dataset = spglib.get_symmetry_dataset(cell, symprec=symprec)
     if dataset is None:

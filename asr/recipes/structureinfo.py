@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import numpy as np
-import spglib
 from ase import Atoms
 
 from asr.core import Result, instruction, key
@@ -57,6 +56,8 @@ def spglib_cell(atoms: Atoms):
 @instruction("asr.structureinfo", version=0)
 def main(atoms: Atoms, symprec: Annotated[float, "Å"] = 1e-3) -> StructureInfoResult:
     """Formula, crystal type, space group, cell and dimensionality."""
+    import spglib  # imported when used: keeps `asr list` quick
+
     dataset = spglib.get_symmetry_dataset(spglib_cell(atoms), symprec=symprec)
     if dataset is None:
         raise ValueError("spglib could not find the symmetry of this structure")

@@ -9,6 +9,7 @@ no mmap, no appends to shared files, no SQLite.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import socket
 import threading
@@ -147,13 +148,71 @@ def pid_alive(pid: int) -> bool:
     return state not in (b"Z", b"X")
 
 
+class _Heartbeat:
+    """One thread per process that touches every lock file it holds.
+
+    Starting a thread per lock cost more than the rest of a cache miss; this
+    one starts with the first lock and then sleeps until a lock is due. It
+    touches under its condition's lock, so a released lock is never touched.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._due: dict[FileLock, list] = {}  # lock -> [path, interval, next touch]
+        self._thread: threading.Thread | None = None
+        self._wake = math.inf  # when the thread wakes next, if not notified
+
+    def add(self, lock: FileLock, interval: float) -> None:
+        with self._cond:
+            due = time.monotonic() + interval
+            self._due[lock] = [lock.path, interval, due]
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="lock-heartbeat", daemon=True
+                )
+                self._thread.start()
+            elif due < self._wake:  # waking the thread costs: only when needed
+                self._cond.notify()
+
+    def remove(self, lock: FileLock) -> None:
+        with self._cond:
+            self._due.pop(lock, None)
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                for entry in self._due.values():
+                    if entry[2] <= now:
+                        with contextlib.suppress(OSError):
+                            os.utime(entry[0])
+                        entry[2] = now + entry[1]
+                self._wake = min((e[2] for e in self._due.values()), default=math.inf)
+                wait = None if self._wake == math.inf else max(self._wake - now, 0.0)
+                self._cond.wait(wait)
+
+
+_heartbeat = _Heartbeat()
+
+
+def _new_heartbeat_after_fork() -> None:
+    # A forked child has no heartbeat thread and holds none of its parent's locks.
+    global _heartbeat
+    _heartbeat = _Heartbeat()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_heartbeat_after_fork)
+
+
 class FileLock:
     """A lock held by creating a file exclusively (safe on NFS).
 
     The file says who holds it (host, pid). A holder on this host whose
     process is gone is broken at once; a holder elsewhere is trusted while it
-    keeps touching the file (a heartbeat thread does that), and broken when
-    the file is older than `stale_after` seconds.
+    keeps touching the file (the process's heartbeat thread does that every
+    `heartbeat` seconds), and broken when the file is older than `stale_after`
+    seconds.
 
     With `content`, the lock file holds that instead (Git's way for refs: the
     lock is the new file), and `replace(target)` renames it over the target,
@@ -175,8 +234,6 @@ class FileLock:
         self.stale_after = stale_after
         self.heartbeat = heartbeat
         self.content = content
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def acquire(self) -> None:
         start = time.monotonic()
@@ -204,15 +261,8 @@ class FileLock:
         finally:
             os.close(fd)
         if self.heartbeat:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._beat, daemon=True)
-            self._thread.start()
+            _heartbeat.add(self, self.heartbeat)
         return True
-
-    def _beat(self) -> None:
-        while not self._stop.wait(self.heartbeat):
-            with contextlib.suppress(OSError):
-                os.utime(self.path)
 
     def holder(self) -> str | None:
         try:
@@ -248,7 +298,7 @@ class FileLock:
 
     def replace(self, target: Path) -> None:
         """Rename the lock (holding `content`) over `target`: write and release."""
-        self._stop.set()
+        _heartbeat.remove(self)
         try:
             os.replace(self.path, target)
         except BaseException:
@@ -256,10 +306,7 @@ class FileLock:
             raise
 
     def release(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        _heartbeat.remove(self)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
 

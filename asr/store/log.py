@@ -38,7 +38,6 @@ import atexit
 import contextlib
 import os
 import struct
-import subprocess
 import sys
 import threading
 import time
@@ -309,6 +308,8 @@ def start_auto_gc(root: Path) -> None:
     """Start `python -m asr.store.autogc ROOT`, detached (it may outlive us)."""
     if os.environ.get("ASR_AUTO_GC", "1") == "0":
         return
+    import subprocess  # only writers start it: readers skip the import
+
     with contextlib.suppress(OSError):
         subprocess.Popen(
             [sys.executable, "-m", "asr.store.autogc", os.fspath(root)],
@@ -329,11 +330,15 @@ class _Log:
 
 @dataclass
 class _Bucket:
-    """Same-shape entries of the logs, and a matrix per vector length."""
+    """Same-shape entries of the logs, and a matrix per vector length.
+
+    A matrix remembers how many entries it has seen, so a new entry extends it
+    instead of rebuilding it from every entry (once per cache miss).
+    """
 
     uids: list[Uid] = field(default_factory=list)
     floats: list[bytes] = field(default_factory=list)
-    blocks: dict[int, tuple[list[Uid], np.ndarray]] = field(default_factory=dict)
+    blocks: dict[int, tuple[list[Uid], np.ndarray, int]] = field(default_factory=dict)
 
 
 class LogView:
@@ -465,8 +470,6 @@ class LogView:
                 bucket = self.shapes[frame.shape] = _Bucket()
             bucket.uids.append(frame.uid)
             bucket.floats.append(frame.floats)
-            if bucket.blocks:
-                bucket.blocks.clear()
 
     def read(self, oid: str) -> tuple[bytes, str] | None:
         """An object's bytes from a log, and where they were (None: not here)."""
@@ -486,12 +489,21 @@ class LogView:
         if bucket is None:
             return None
         block = bucket.blocks.get(length)
-        if block is None:
-            rows = [i for i, f in enumerate(bucket.floats) if len(f) == 8 * length]
-            matrix = np.frombuffer(b"".join(bucket.floats[i] for i in rows), "<f8")
-            uids = [bucket.uids[i] for i in rows]
-            block = bucket.blocks[length] = (uids, matrix.reshape(len(rows), length))
-        return block if block[0] else None
+        seen = 0 if block is None else block[2]
+        if seen < len(bucket.floats):  # extended by the new entries only
+            new = [
+                i
+                for i in range(seen, len(bucket.floats))
+                if len(bucket.floats[i]) == 8 * length
+            ]
+            floats = b"".join(bucket.floats[i] for i in new)
+            matrix = np.frombuffer(floats, "<f8").reshape(len(new), length)
+            uids = [bucket.uids[i] for i in new]
+            if block is not None:
+                uids = block[0] + uids
+                matrix = np.concatenate([block[1], matrix])
+            block = bucket.blocks[length] = (uids, matrix, len(bucket.floats))
+        return block[:2] if block[0] else None
 
     def shape_entries(self, shape: bytes) -> Iterator[tuple[Uid, np.ndarray]]:
         bucket = self.shapes.get(shape)

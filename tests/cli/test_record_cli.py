@@ -168,3 +168,11 @@ def test_user_errors_are_one_line_in_a_real_process(project, tmp_path):
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("Error: "), proc.stderr
         assert "Traceback" not in proc.stderr
+
+
+def test_errors_registered_by_name_are_one_line(project):
+    """`asr.cli.records` names some error types instead of importing them."""
+    out = run("run", "asr.nonexistent", exit_code=1).output
+    assert out.strip() == (
+        "Error: no recipe named 'asr.nonexistent': `asr list` shows them all"
+    )

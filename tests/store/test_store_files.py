@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -159,6 +160,35 @@ def test_heartbeat_keeps_the_lock_fresh(tmp_path):
         age(path, 1000)
         time.sleep(0.2)
         assert time.time() - path.stat().st_mtime < 100
+
+
+def test_one_heartbeat_thread_keeps_every_held_lock_fresh(tmp_path):
+    """A lock must not start a thread each: that cost more than a cache miss."""
+    threads = threading.active_count()
+    locks = [FileLock(tmp_path / f"{i}.lock", heartbeat=0.02) for i in range(20)]
+    for lock in locks:
+        lock.acquire()
+    try:
+        assert threading.active_count() <= threads + 1
+        for lock in locks:
+            age(lock.path, 1000)
+        time.sleep(0.2)
+        for lock in locks:
+            assert time.time() - lock.path.stat().st_mtime < 100
+    finally:
+        for lock in locks:
+            lock.release()
+
+
+def test_a_released_lock_is_not_touched(tmp_path):
+    path = tmp_path / "a.lock"
+    with FileLock(path, heartbeat=0.02):
+        pass
+    path.write_text("someone-else 1 0\n")  # another holder's stale lock
+    age(path, 1000)
+    with FileLock(tmp_path / "b.lock", heartbeat=0.02):  # the thread runs
+        time.sleep(0.1)
+    assert time.time() - path.stat().st_mtime > 900
 
 
 def test_two_processes_never_hold_the_lock_together(tmp_path):

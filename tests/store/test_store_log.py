@@ -59,6 +59,20 @@ def test_one_log_per_process_and_readers_follow_it(tmp_path):
     assert list(store.iter_loose_files()) == []  # no file per record
 
 
+def test_similar_entries_committed_after_a_search_are_found(tmp_path):
+    """The same-shape matrix is extended by new entries, never rebuilt."""
+    store = init_store(tmp_path)
+    shape = digest(b"shape")
+    first = store.commit(0, index=terms("a", [1.0, 2.0]))
+    assert [r.uid for r in store.find_similar(shape, [1.0, 2.0])] == [first.uid]
+    store.commit(1, index=terms("b", [5.0]))  # same shape, other length
+    later = [store.commit(i, index=terms(f"c{i}", [i, 2.0])) for i in (3, 4)]
+    for record, x in zip(later, (3.0, 4.0), strict=True):
+        assert [r.uid for r in store.find_similar(shape, [x, 2.0])] == [record.uid]
+    assert [r.uid for r in store.find_similar(shape, [1.0, 2.0])] == [first.uid]
+    assert len(store.find_similar(shape, [5.0])) == 1
+
+
 def test_writer_writes_again_when_gc_took_its_log(tmp_path):
     store = init_store(tmp_path)
     first = store.commit("first", index=terms("a"))

@@ -27,12 +27,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import spglib
 from ase import Atoms
-from ase.build import make_supercell
 from ase.geometry import cell_to_cellpar, cellpar_to_cell
 from ase.geometry.distance import distance
-from scipy.optimize import linear_sum_assignment
 
 from asr.core import Result, instruction, key
 from asr.recipes.common import check_2d
@@ -66,6 +63,8 @@ class Prepared:
 
     def primitive(self, symprec: float) -> tuple[tuple, np.ndarray]:
         """The primitive cell at `symprec`, as a frame, and its lattice."""
+        import spglib  # imported when used: keeps `asr list` quick
+
         if symprec not in self.primitives:
             box = self.box
             cell = (box.cell.array, box.get_scaled_positions(), box.numbers)
@@ -177,6 +176,8 @@ def matched_frames(first: Prepared, second: Prepared) -> tuple | None:
         return None
     numbers, scaled, cell = small_frame
     primitive = Atoms(numbers, scaled_positions=scaled, cell=cell, pbc=True)
+    from ase.build import make_supercell  # ase.build imports SciPy
+
     repeated = make_supercell(primitive, rounded.astype(int))
     expanded = frame(
         repeated.numbers, repeated.get_scaled_positions(), repeated.cell.array
@@ -186,6 +187,8 @@ def matched_frames(first: Prepared, second: Prepared) -> tuple | None:
 
 def compare(first: Prepared, second: Prepared) -> float | None:
     """RMSD (Å) of two prepared structures, or None if they do not match."""
+    from scipy.optimize import linear_sum_assignment
+
     if first.formula != second.formula:
         return None
     if first.molecule is not None or second.molecule is not None:

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import spglib
 from ase import Atoms
 from ase.data import covalent_radii
 from ase.data.colors import jmol_colors
@@ -93,6 +92,8 @@ def default_supercell(atoms: Atoms, min_length: float = MIN_LENGTH) -> tuple:
 
 def site_orbits(atoms: Atoms, symprec: float) -> list[int]:
     """One representative atom index per symmetry-inequivalent site."""
+    import spglib  # imported when used: keeps `asr list` quick
+
     if atoms.cell.rank == 3:
         dataset = spglib.get_symmetry_dataset(
             (atoms.cell.array, atoms.get_scaled_positions(), atoms.numbers),

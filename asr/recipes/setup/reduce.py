@@ -13,7 +13,6 @@ import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
-import spglib
 from ase import Atoms
 
 from asr.core import Result, instruction, key
@@ -39,6 +38,8 @@ def magnetic_types(atoms: Atoms) -> np.ndarray:
 
 def primitive_lattice(atoms: Atoms, symprec: float) -> np.ndarray:
     """Three vectors spanning the translations of `atoms` (original frame)."""
+    import spglib  # imported when used: keeps `asr list` quick
+
     cell = (atoms.cell.array, atoms.get_scaled_positions(), magnetic_types(atoms))
     found = spglib.standardize_cell(
         cell, to_primitive=True, no_idealize=True, symprec=symprec

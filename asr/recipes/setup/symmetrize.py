@@ -13,11 +13,6 @@ from dataclasses import dataclass, field
 import numpy as np
 from ase import Atoms
 from ase.geometry import find_mic
-from ase.spacegroup.symmetrize import (
-    IntermediateDatasetError,
-    check_symmetry,
-    get_symmetrized_atoms,
-)
 
 from asr.core import Result, instruction, key
 from asr.recipes.common import check_2d
@@ -45,6 +40,8 @@ class SymmetrizeResult(Result):
 
 
 def spacegroup(atoms: Atoms, symprec: float) -> tuple[str, int]:
+    from ase.spacegroup.symmetrize import check_symmetry  # imports SciPy
+
     dataset = check_symmetry(atoms, symprec=symprec)
     if dataset is None:
         raise ValueError(f"spglib found no space group with tolerance {symprec} Å")
@@ -63,6 +60,11 @@ def main(atoms: Atoms, tolerance: float = 1e-3) -> SymmetrizeResult:
             "symmetrization needs three cell vectors: put a molecule in a box"
         )
     check_2d(atoms)
+    from ase.spacegroup.symmetrize import (  # imports SciPy
+        IntermediateDatasetError,
+        get_symmetrized_atoms,
+    )
+
     strict = min(1e-4, tolerance / 10)
     before = spacegroup(atoms, strict)
     try:
