@@ -62,7 +62,7 @@ def revision_description(payload: Any) -> tuple[str | None, str | None]:
 
 
 @click.command()
-@click.argument("spec", metavar="ID")
+@click.argument("words", metavar="ID", nargs=-1, required=True)
 @click.option("--oneline", is_flag=True, help="One short line per revision.")
 @click.option("--deps", is_flag=True, help="Walk the dependency DAG as a tree.")
 @click.option(
@@ -71,15 +71,20 @@ def revision_description(payload: Any) -> tuple[str | None, str | None]:
     default=None,
     help="Write the dependency DAG as Graphviz dot to this file.",
 )
-def log(spec: str, oneline: bool, deps: bool, graph: str | None) -> None:
-    """Show the revisions of a record, from ID back to the first one."""
+def log(words: tuple[str, ...], oneline: bool, deps: bool, graph: str | None) -> None:
+    """Show the revisions of a record, from ID back to the first one.
+
+    Give an ID, or a selection as in `asr cache ls` that matches one record.
+    """
+    from .show import resolve_words
+
     store = open_store()
-    start = store.resolve(spec)
+    head = resolve_words(store, words)
+    start = head.oid
     out = console()
     if deps or graph:
         from .dependencies import dependency_dot, dependency_tree
 
-        head = store.resolve_object(spec)
         if graph:
             with open(graph, "w") as f:
                 f.write(dependency_dot(store, head))

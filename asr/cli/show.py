@@ -28,16 +28,21 @@ def show(words: tuple[str, ...], as_json: bool) -> None:
 
     store = open_store()
     install(store)
-    from asr.core.selection import looks_like_selection
-
-    if len(words) == 1 and not looks_like_selection(words[0]):
-        obj = store.resolve_object(words[0])
-    else:
-        obj = store.get(_one_record(store, words).oid)
+    obj = resolve_words(store, words)
     if as_json:
         click.echo(json.dumps(object_json(obj), indent=2))
     else:
         console().print(render_object(obj))
+
+
+def resolve_words(store, words: tuple[str, ...]):
+    """The object an ID names, or the newest revision of the one Record a
+    selection (``name=asr.gs folder=tree/Si``) matches."""
+    from asr.core.selection import looks_like_selection
+
+    if len(words) == 1 and not looks_like_selection(words[0]):
+        return store.resolve_object(words[0])
+    return store.get(_one_record(store, words).oid)
 
 
 def _one_record(store, words: tuple[str, ...]):
