@@ -42,7 +42,7 @@ def test_readme_first_session_runs_as_typed(tmp_path):
     si = tmp_path / "si"
     shown = run(["asr", "show", uid[:6]], si)
     assert "Fd-3m" in shown and "Space group" in shown
-    revision = re.search(r"revision ([0-9a-f]{32})", shown).group(1)
+    revision = re.search(r"revision\W+([0-9a-f]{32})", shown).group(1)
     assert revision[:12] in run(["asr", "log", uid[:6], "--oneline"], si)
     run(["asr", "log", uid[:6], "--deps"], si)
     run([sys.executable, "-c", python], si)
