@@ -25,6 +25,7 @@ from ase.db.core import Database, float_to_time_string, now, parse_selection
 
 from .config import PAGE_SIZES, SORTABLE_SPECIAL, SPECIAL_COLUMNS, AppConfig
 from .db import KeyStats
+from .numbers import format_value
 
 MAX_QUERY = 2000
 #: What ASE and SQLite raise for queries they cannot run.
@@ -226,7 +227,10 @@ def run_search(
     result_rows = [
         ResultRow(
             ident=row.get("unique_id") or str(row.id),
-            cells=[format_value(cell_value(row, key)) for key in state.columns],
+            cells=[
+                format_value(cell_value(row, key), config.describe(key).digits)
+                for key in state.columns
+            ],
         )
         for row in rows
     ]
@@ -255,20 +259,3 @@ def cell_value(row: Any, key: str) -> Any:
         except (AttributeError, ValueError, TypeError):
             return None
     return row.key_value_pairs.get(key)
-
-
-def format_value(value: Any, digits: int = 4) -> str:
-    """A value as short text for a table cell."""
-    if value is None:
-        return ""
-    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
-        value = value.item()
-    if isinstance(value, bool):
-        return "Yes" if value else "No"
-    if isinstance(value, float):
-        return f"{value:.{digits}g}" if math.isfinite(value) else str(value)
-    if isinstance(value, (int, str)):
-        return str(value)
-    from asr.core.presentation import summarise
-
-    return summarise(value, 80)
