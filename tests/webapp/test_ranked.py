@@ -102,7 +102,7 @@ def test_search_page_shows_ranked_columns_and_filters(ranked_client):
     assert columns[:5] == ["formula", "spacegroup", "gap_soc", "magstate", "ehull"]
     filters = re.findall(r'<div class="filter filter-\w+" data-key="(\w+)"', html)
     assert filters[:4] == ["spacegroup", "gap_soc", "magstate", "ehull"]
-    assert "Gap (SOC)</a> <span class=\"unit\">(eV)</span>" in html
+    assert 'Gap (SOC)</a> <span class="unit">(eV)</span>' in html
     assert "Energy above hull (eV/atom)" in html  # the filter's label
     assert ">1.698<" in html and ">0.063<" in html
     assert not NOISE.search(html)
