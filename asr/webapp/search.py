@@ -23,8 +23,9 @@ from typing import Any
 
 from ase.db.core import Database, float_to_time_string, now, parse_selection
 
+from .cache import LRUCache
 from .config import PAGE_SIZES, SORTABLE_SPECIAL, SPECIAL_COLUMNS, AppConfig
-from .db import KeyStats
+from .db import KeyStats, file_version
 from .numbers import format_value
 
 MAX_QUERY = 2000
@@ -197,12 +198,20 @@ class SearchResult:
 
 
 def run_search(
-    db: Database, state: SearchState, config: AppConfig, stats: KeyStats
+    db: Database,
+    state: SearchState,
+    config: AppConfig,
+    stats: KeyStats,
+    counts: LRUCache[tuple, int] | None = None,
 ) -> SearchResult:
-    """Count and fetch one page of rows; bad queries raise `QueryError`."""
+    """Count and fetch one page of rows; bad queries raise `QueryError`.
+
+    Counts are kept in `counts` by selection and file version: sorting and
+    paging a result (most views) then cost one query, not two.
+    """
     selection = state.selection(stats)
     try:
-        nrows = db.count(selection) if selection else stats.nrows
+        nrows = _count(db, selection, stats, counts)
         npages = max(1, -(-nrows // state.limit))
         page = min(state.page, npages)
         rows = list(
@@ -245,6 +254,24 @@ def run_search(
         first,
         first + len(rows) - 1 if rows else 0,
     )
+
+
+def _count(
+    db: Database,
+    selection: list[Any],
+    stats: KeyStats,
+    counts: LRUCache[tuple, int] | None,
+) -> int:
+    if not selection:
+        return stats.nrows
+    if counts is None:
+        return db.count(selection)
+    key = (repr(selection), file_version(db))
+    found = counts.get(key)
+    if found is None:
+        found = db.count(selection)
+        counts.put(key, found)
+    return found
 
 
 def cell_value(row: Any, key: str) -> Any:
