@@ -3,6 +3,7 @@
 
     .venv/bin/python benchmarks/webapp.py             # 10,000 rows
     .venv/bin/python benchmarks/webapp.py --rows 2000 # a quicker run
+    .venv/bin/python benchmarks/webapp.py --load-only # only the load test
 
 Builds, in a temporary folder, an ASE database of `--rows` rows (one
 transaction) whose first row bundles 15 Records made by real instructions,
@@ -10,6 +11,12 @@ each a small Result with a figure. Requests go through Flask's test client,
 so the times are the server's: query, rendering and all. Targets: the
 material page in < 300 ms once its figures are on disk (a fresh app: no
 page cached in memory), a search in < 500 ms. Exit status 1 when missed.
+
+Then the load test (`webload.py`): 32 concurrent readers browse search
+pages with filters and material pages, first of `asr app`, then of ASE's
+own web app, each served in its own process on 127.0.0.1; p50/p99 per page
+view and views per second side by side. Target: p99 < 300 ms, and more
+views per second than ASE's app.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 from ase import Atoms  # noqa: E402
@@ -42,6 +50,7 @@ from asr.core import Result, instruction, key, use_store  # noqa: E402
 from asr.database import pack_records  # noqa: E402
 from asr.store import MemoryStore  # noqa: E402
 
+LOAD_TARGET = 0.300
 PAGE_TARGET = 0.300
 SEARCH_TARGET = 0.500
 NPANELS = 15
@@ -163,6 +172,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=20, help="of load, each")
+    parser.add_argument("--threads", type=int, default=8, help="of asr app")
+    parser.add_argument("--load-only", action="store_true")
     args = parser.parse_args(argv)
 
     from asr.webapp import create_app
@@ -172,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         db_path = folder / "project.db"
         with console.status(f"building a {args.rows}-row database"):
             built = build_database(db_path, args.rows)
+        if args.load_only:
+            return 1 if load_table(db_path, args) else 0
         start = time.perf_counter()
         app = create_app(db_path, cache_dir=folder / "cache")
         started = time.perf_counter() - start
@@ -263,9 +278,38 @@ def main(argv: list[str] | None = None) -> int:
             f"{ms(statistics.median(fresh))} median; "
             f"slowest search over {args.rows} rows: {ms(worst_search)}"
         )
+        failed |= load_table(db_path, args)
         return 1 if failed else 0
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def load_table(db_path: Path, args) -> bool:
+    """The load test's table; True when a target is missed."""
+    from webload import compare
+
+    with console.status(f"{args.clients} readers, {args.seconds:.0f} s per app"):
+        mine, ase = compare(
+            db_path, args.rows, args.clients, args.seconds, args.threads
+        )
+    table = Table(
+        title=f"{args.clients} concurrent readers, {args.rows} rows "
+        "(search with filters, sort, page, two materials)"
+    )
+    for name in ("server", "views", "p50", "p99", "max", "views/s", "req/s", "errors"):
+        table.add_column(name, justify="left" if name == "server" else "right")
+    table.add_row(*mine.row())
+    table.add_row(*ase.row())
+    console.print(table)
+    p99 = mine.percentile(99)
+    ahead = len(mine.times) / mine.seconds > len(ase.times) / ase.seconds
+    ok = p99 < LOAD_TARGET and ahead and not mine.errors
+    console.print(
+        f"asr app: p99 {ms(p99)} (target < {ms(LOAD_TARGET)}), "
+        f"{'ahead of' if ahead else 'behind'} ASE's app: "
+        + ("[green]ok[/]" if ok else "[red]missed[/]")
+    )
+    return not ok
 
 
 if __name__ == "__main__":

@@ -221,3 +221,62 @@ def crosslinks(db: str, others: tuple[str, ...]) -> None:
         soft_wrap=True,
         markup=False,
     )
+
+
+@database.command()
+@click.argument("db")
+def describe(db: str) -> None:
+    """List the keys of DB: label, description, unit, rank and rows with it.
+
+    Stock ASE (``ase db``) does not show key descriptions; this is the
+    terminal view of what the web app shows. Ranked keys come first.
+    """
+    from rich.table import Table
+
+    from asr.database.rows import connect, count_rows
+    from asr.webapp.config import AppConfig
+    from asr.webapp.db import compute_key_stats
+
+    found = connect(db, must_exist=True)
+    total = count_rows(found)
+    try:
+        config = AppConfig.from_metadata(found.metadata)
+        stats = compute_key_stats(found)
+    except Exception as err:  # a file that is no ASE database
+        raise DatabaseError(f"cannot read {db}: {err}") from None
+    ranked = config.ranked()
+    names = [k for k in ranked if k in stats.keys] + sorted(
+        k for k in stats.keys if k not in ranked
+    )
+    table = Table(title=f"{db}: {_plural(total, 'row')}", title_justify="left")
+    for column, style in [
+        ("key", "bold cyan"),
+        ("label", ""),
+        ("description", "dim"),
+        ("unit", ""),
+        ("rank", ""),
+        ("rows", ""),
+    ]:
+        table.add_column(
+            column,
+            style=style,
+            justify="right" if column in ("rank", "rows") else "left",
+        )
+    for name in names:
+        info = config.describe(name)
+        rank = "" if info.priority is None else str(info.priority)
+        table.add_row(
+            name,
+            info.label if info.label != name else "",
+            info.description if info.description != info.label else "",
+            info.unit,
+            rank,
+            str(stats.keys[name].count),
+        )
+    console().print(table)
+    if not any(k in config.key_descriptions for k in names):
+        console().print(
+            "No key has a description: was this database written by "
+            "asr database fromtree?",
+            style="yellow",
+        )

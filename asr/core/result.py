@@ -18,12 +18,34 @@ from .presentation import result_summary, summarise
 from .tables import Row, html_table, rich_table
 
 
-def key(description: str, unit: str = "", *, database: bool = False, **extra) -> dict:
+def key(
+    description: str,
+    unit: str = "",
+    *,
+    database: bool = False,
+    label: str = "",
+    priority: int | None = None,
+    digits: int | None = None,
+    **extra,
+) -> dict:
     """Field metadata: `dataclasses.field(metadata=key("Band gap", "eV"))`.
 
     `database=True` marks a key to be collected as a database key-value pair.
+    `priority` ranks a database key among all recipes' keys (1 comes first):
+    ranked keys are the default columns, filters and Summary of a project, so
+    a reader sees what matters before the rest. `digits` is how many decimals
+    its numbers are shown with (else a default that follows the magnitude).
+    `label` is a short name for a column header (else the description).
     """
-    return {"description": description, "unit": unit, "database": database, **extra}
+    return {
+        "description": description,
+        "unit": unit,
+        "database": database,
+        "label": label,
+        "priority": priority,
+        "digits": digits,
+        **extra,
+    }
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,6 +54,9 @@ class KeyInfo:
     description: str
     unit: str
     database: bool
+    priority: int | None = None
+    digits: int | None = None
+    label: str = ""
 
 
 class Result:
@@ -70,6 +95,9 @@ class Result:
                     meta.get("description", f.name),
                     meta.get("unit", ""),
                     bool(meta.get("database", False)),
+                    meta.get("priority"),
+                    meta.get("digits"),
+                    meta.get("label") or "",
                 )
             )
         return infos

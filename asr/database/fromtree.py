@@ -33,6 +33,7 @@ from asr.store.disk import STORE_DIR
 from .bundle import pack_records
 from .rows import (
     DatabaseError,
+    KeyDoc,
     check_links,
     clear,
     connect,
@@ -102,7 +103,7 @@ class _FolderRow:
     atoms: Atoms
     pairs: dict[str, Any]
     data: dict[str, Any]
-    descriptions: dict[str, tuple[str, str, str]]
+    descriptions: dict[str, KeyDoc]
     warnings: list[str]
     records: int
 
@@ -320,7 +321,7 @@ def _scan_trees(trees, structure, pool, report, progress) -> list[_FolderTask]:
 
 
 def _write_rows(db, tasks, pool, workers, report: FromTreeReport, progress) -> None:
-    descriptions: dict[str, tuple[str, str, str]] = {}
+    descriptions: dict[str, KeyDoc] = {}
     buffer: list[_FolderRow] = []
 
     def flush() -> None:
@@ -351,7 +352,7 @@ def _write_rows(db, tasks, pool, workers, report: FromTreeReport, progress) -> N
             advance(1)
         if buffer:
             flush()
-    db.metadata = merged_metadata(db.metadata, descriptions, descriptions)
+    db.metadata = merged_metadata(db.metadata, descriptions)
 
 
 def _one_line(err: BaseException) -> str:

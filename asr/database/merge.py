@@ -35,11 +35,14 @@ from .rows import (
     FOLDER_KEY,
     LINKS_KEY,
     DatabaseError,
+    KeyDoc,
     connect,
     copy_row,
     count_rows,
     is_url,
+    key_metadata,
     material_keys,
+    ranked_columns,
     row_data,
     same_database,
 )
@@ -73,7 +76,7 @@ def merge(
             plan.setdefault(key, []).append((number, row.id))
     target = prepare_output(out, force)
     report = MergeReport()
-    descriptions: dict[str, tuple[str, str, str]] = {}
+    descriptions: dict[str, KeyDoc] = {}
     items = list(plan.items())
     with progress("Merging rows", len(items)) as advance:
         for start in range(0, len(items), WRITE_CHUNK):
@@ -99,9 +102,10 @@ def merge(
     metadata: dict[str, Any] = {}
     for db in dbs:
         metadata = union_metadata(metadata, db.metadata)
-    target.metadata = union_metadata(
-        metadata, {"key_descriptions": {k: list(v) for k, v in descriptions.items()}}
-    )
+    metadata = union_metadata(metadata, key_metadata(descriptions))
+    if metadata.get("key_priority"):
+        metadata["default_columns"] = ranked_columns(metadata["key_priority"])
+    target.metadata = metadata
     return report
 
 
@@ -161,7 +165,7 @@ def union_metadata(first: dict[str, Any], second: dict[str, Any]) -> dict[str, A
     for key, value in second.items():
         if key not in merged:
             merged[key] = value
-        elif key == "key_descriptions":
+        elif key in ("key_descriptions", "key_priority", "key_digits"):
             merged[key] = {**value, **merged[key]}
         elif key == "default_columns":
             merged[key] = list(merged[key]) + [c for c in value if c not in merged[key]]

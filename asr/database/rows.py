@@ -11,7 +11,10 @@ A row written by `fromtree` (or `merge`) holds
 * the ASE ``unique_id`` `material_uid(folder)`, the same in every database.
 
 The database's metadata holds ``key_descriptions`` (ASE's format: key ->
-[short, long, unit]), ``default_columns`` and a ``title``.
+[short, long, unit]), ``key_priority`` and ``key_digits`` (the ranks and
+decimals recipes declare with ``key(..., priority=, digits=)``),
+``default_columns`` (``formula`` and the ranked keys, most important first)
+and a ``title``.
 """
 
 from __future__ import annotations
@@ -33,9 +36,10 @@ from .bundle import BUNDLE_FORMAT, DATA_KEY
 
 FOLDER_KEY = "folder"
 LINKS_KEY = "links"
-FOLDER_DESCRIPTION = ("Folder", "Material folder, relative to the tree's top", "")
 FIRST_COLUMNS = ["id", "formula", FOLDER_KEY]
-MAX_DEFAULT_COLUMNS = 10
+#: Default columns when recipes rank their keys: the formula, then by rank.
+RANKED_FIRST = ["formula"]
+MAX_DEFAULT_COLUMNS = 8
 #: Keys ASE reserves and computes from the atoms itself: dropped silently.
 ATOMS_KEYS = frozenset({"formula", "natoms", "pbc", "cell", "numbers", "positions"})
 #: Keys ASE reserves for a calculator's results: they become the row's own
@@ -122,13 +126,34 @@ def _age_key(record: Record) -> tuple[float, str]:
     return (float(start) if isinstance(start, (int, float)) else 0.0, record.uid or "")
 
 
+@dataclass(frozen=True)
+class KeyDoc:
+    """What the metadata says of a key: ASE's three strings, and ASR's rank.
+
+    ASE keeps ``[label, description, unit]``; the rank and decimals go in
+    metadata entries of their own, so ASE's readers see its usual format.
+    """
+
+    label: str
+    description: str
+    unit: str = ""
+    priority: int | None = None
+    digits: int | None = None
+
+    def ase(self) -> list[str]:
+        return [self.label, self.description, self.unit]
+
+
+FOLDER_DESCRIPTION = KeyDoc("Folder", "Material folder, relative to the tree's top")
+
+
 @dataclass
 class MaterialKeys:
     """Key-value pairs of a material, their descriptions and what was dropped."""
 
     pairs: dict[str, Any] = field(default_factory=dict)
     properties: dict[str, float] = field(default_factory=dict)
-    descriptions: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    descriptions: dict[str, KeyDoc] = field(default_factory=dict)
     dropped: list[str] = field(default_factory=list)
 
 
@@ -161,10 +186,12 @@ def material_keys(folder: str, records: Iterable[Record]) -> MaterialKeys:
                 continue
             keys.pairs[key_name] = value
             info = infos[key_name]
-            keys.descriptions[key_name] = (
-                info.description,
+            keys.descriptions[key_name] = KeyDoc(
+                info.label or info.description,
                 info.description,
                 info.unit,
+                info.priority,
+                info.digits,
             )
     return keys
 
@@ -264,22 +291,46 @@ def safe_folder(folder: Any) -> str | None:
 # -- metadata ----------------------------------------------------------------
 
 
+def key_metadata(descriptions: dict[str, KeyDoc]) -> dict[str, Any]:
+    """Metadata entries for these keys: descriptions, ranks and decimals."""
+    return {
+        "key_descriptions": {k: d.ase() for k, d in descriptions.items()},
+        "key_priority": {
+            k: d.priority for k, d in descriptions.items() if d.priority is not None
+        },
+        "key_digits": {
+            k: d.digits for k, d in descriptions.items() if d.digits is not None
+        },
+    }
+
+
+def ranked_columns(priority: dict[str, int]) -> list[str]:
+    """``formula`` and the ranked keys, most important (lowest rank) first."""
+    ranked = sorted(priority, key=lambda k: (priority[k], k))
+    return (RANKED_FIRST + ranked)[:MAX_DEFAULT_COLUMNS]
+
+
 def merged_metadata(
-    old: dict[str, Any],
-    descriptions: dict[str, tuple[str, str, str]],
-    columns: Iterable[str] = (),
+    old: dict[str, Any], descriptions: dict[str, KeyDoc]
 ) -> dict[str, Any]:
-    """`old` metadata with more key descriptions and default columns."""
+    """`old` metadata with these keys' descriptions, ranks and default columns.
+
+    What the recipes say of a key replaces what `old` said (the code is
+    newer); keys only `old` knows keep their entries. With ranked keys the
+    default columns follow the ranks, else they grow from `old`'s.
+    """
     metadata = dict(old)
-    known = {k: list(v) for k, v in dict(old.get("key_descriptions", {})).items()}
-    for key, value in descriptions.items():
-        known.setdefault(key, list(value))
-    metadata["key_descriptions"] = known
-    default = list(old.get("default_columns") or FIRST_COLUMNS)
-    for column in columns:
-        if column not in default and len(default) < MAX_DEFAULT_COLUMNS:
-            default.append(column)
-    metadata["default_columns"] = default
+    for name, entries in key_metadata(descriptions).items():
+        metadata[name] = {**dict(old.get(name) or {}), **entries}
+    priority = metadata["key_priority"]
+    if priority:
+        metadata["default_columns"] = ranked_columns(priority)
+    else:
+        default = list(old.get("default_columns") or FIRST_COLUMNS)
+        for column in descriptions:
+            if column not in default and len(default) < MAX_DEFAULT_COLUMNS:
+                default.append(column)
+        metadata["default_columns"] = default
     metadata.setdefault("title", "ASR materials")
     return metadata
 

@@ -36,10 +36,22 @@ class ConvexHullResult(Result):
     title = "Thermodynamic stability"
     formula: str = field(metadata=key("Chemical formula of the material"))
     hform: float = field(
-        metadata=key("Formation energy per atom", "eV/atom", database=True)
+        metadata=key(
+            "Formation energy per atom",
+            "eV/atom",
+            database=True,
+            label="Heat of formation",
+            priority=50,
+        )
     )
     ehull: float = field(
-        metadata=key("Energy above the convex hull", "eV/atom", database=True)
+        metadata=key(
+            "Energy above the convex hull",
+            "eV/atom",
+            database=True,
+            label="Energy above hull",
+            priority=40,
+        )
     )
     thermodynamic_stability: str = field(
         metadata=key(
@@ -47,6 +59,8 @@ class ConvexHullResult(Result):
             f"but ehull ≥ {STABILITY_MARGIN}; high: ehull < {STABILITY_MARGIN} "
             "(eV/atom)",
             database=True,
+            label="Thermodynamic stability",
+            priority=70,
         )
     )
     elements: list = field(metadata=key("Elements of the material"))

@@ -25,7 +25,12 @@ METHODS = ("RDA", "TSA")
 class DimensionalityResult(Result):
     title = "Dimensionality analysis"
     dim_primary: str = field(
-        metadata=key("Dimensionality type with the highest score", database=True)
+        metadata=key(
+            "Dimensionality type with the highest score",
+            database=True,
+            label="Dimensionality",
+            priority=95,
+        )
     )
     dim_primary_score: float = field(
         metadata=key("Score of the primary dimensionality type", database=True)

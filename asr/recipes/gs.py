@@ -76,7 +76,13 @@ class GroundStateResult(Result):
     )
     efermi: float = field(metadata=key("Fermi level", "eV", database=True))
     gap: float = field(
-        metadata=key("Band gap without spin-orbit coupling", "eV", database=True)
+        metadata=key(
+            "Band gap without spin-orbit coupling",
+            "eV",
+            database=True,
+            label="Band gap (no SOC)",
+            priority=80,
+        )
     )
     gap_dir: float = field(
         metadata=key("Direct band gap without spin-orbit coupling", "eV", database=True)
@@ -106,10 +112,22 @@ class GroundStateResult(Result):
         metadata=key("Fermi level with spin-orbit coupling", "eV", database=True)
     )
     gap_soc: float = field(
-        metadata=key("Band gap with spin-orbit coupling", "eV", database=True)
+        metadata=key(
+            "Band gap with spin-orbit coupling",
+            "eV",
+            database=True,
+            label="Band gap (SOC)",
+            priority=20,
+        )
     )
     gap_dir_soc: float = field(
-        metadata=key("Direct band gap with spin-orbit coupling", "eV", database=True)
+        metadata=key(
+            "Direct band gap with spin-orbit coupling",
+            "eV",
+            database=True,
+            label="Direct gap (SOC)",
+            priority=85,
+        )
     )
     vbm_soc: float | None = field(
         metadata=key("Valence band maximum with spin-orbit coupling", "eV")
@@ -142,6 +160,8 @@ class GroundStateResult(Result):
             "Work function of a 2D material: vacuum level minus Fermi level",
             "eV",
             database=True,
+            label="Work function",
+            priority=90,
         )
     )
     z: np.ndarray | None = field(
@@ -154,7 +174,13 @@ class GroundStateResult(Result):
         metadata=key("Whether the calculation was spin-polarized", database=True)
     )
     magmom: float = field(
-        metadata=key("Total magnetic moment of the cell", "μB", database=True)
+        metadata=key(
+            "Total magnetic moment of the cell",
+            "μB",
+            database=True,
+            label="Magnetic moment",
+            digits=2,
+        )
     )
     magmoms: np.ndarray = field(metadata=key("Magnetic moment of each atom", "μB"))
     gpw: File = field(metadata=key("GPAW restart file (.gpw) of the ground state"))

@@ -33,12 +33,25 @@ TOTAL_THRESHOLD = 0.1
 @dataclass
 class MagstateResult(Result):
     title = "Magnetic state"
-    magstate: str = field(metadata=key("Magnetic state: nm, fm or afm", database=True))
+    magstate: str = field(
+        metadata=key(
+            "Magnetic state: nm, fm or afm",
+            database=True,
+            label="Magnetic state",
+            priority=30,
+        )
+    )
     is_magnetic: bool = field(
         metadata=key("Whether any atom carries a magnetic moment", database=True)
     )
     magmom: float = field(
-        metadata=key("Total magnetic moment of the cell", "μB", database=True)
+        metadata=key(
+            "Total magnetic moment of the cell",
+            "μB",
+            database=True,
+            label="Magnetic moment",
+            digits=2,
+        )
     )
     magmoms: np.ndarray = field(metadata=key("Magnetic moment of each atom", "μB"))
     note: str = field(metadata=key("What the user should know about this result"))

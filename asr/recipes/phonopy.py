@@ -69,6 +69,8 @@ class PhonopyResult(Result):
         metadata=key(
             "stable if no phonon energy is below -tolerance, else unstable",
             database=True,
+            label="Dynamic stability (phonons)",
+            priority=60,
         )
     )
 

@@ -56,6 +56,8 @@ class StiffnessResult(Result):
         metadata=key(
             "stable if every stiffness eigenvalue is positive, else unstable",
             database=True,
+            label="Dynamic stability (stiffness)",
+            priority=65,
         )
     )
     c_11: float = field(

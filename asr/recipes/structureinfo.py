@@ -22,7 +22,11 @@ class StructureInfoResult(Result):
     crystal_type: str = field(
         metadata=key("Stoichiometry-space group-Wyckoff letters", database=True)
     )
-    spacegroup: str = field(metadata=key("Space group symbol", database=True))
+    spacegroup: str = field(
+        metadata=key(
+            "Space group symbol", database=True, label="Space group", priority=10
+        )
+    )
     spgnum: int = field(metadata=key("Space group number", database=True))
     pointgroup: str = field(metadata=key("Point group", database=True))
     wyckoff: list = field(metadata=key("Wyckoff letter of each atom"))

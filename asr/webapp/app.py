@@ -21,7 +21,7 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,7 @@ class Project:
     stats: StatsCache
     materials: LRUCache[tuple, Material]
     cache_dir: Path
+    counts: LRUCache[tuple, int] = field(default_factory=lambda: LRUCache(4096))
 
     def find_row(self, ident: str) -> Any:
         """The row with this id or unique id (data read lazily); 404 if none."""
@@ -163,7 +164,7 @@ def _add_routes(app: Flask, project: Project) -> None:
         filters = config.choose_filters(stats)
         error, result, status = "", None, 200
         try:
-            result = run_search(project.db, state, config, stats)
+            result = run_search(project.db, state, config, stats, project.counts)
         except QueryError as err:
             error, status = str(err), 400
 

@@ -6,14 +6,21 @@ configuration (a dict, e.g. read from a JSON file) may override any entry::
     {
       "title": "C2DB",
       "key_descriptions": {"gap": ["Band gap", "Band gap (PBE)", "eV"]},
+      "key_priority": {"gap": 5},
+      "key_digits": {"gap": 2},
       "default_columns": ["formula", "gap", "ehull"],
       "filters": [{"key": "gap", "type": "range"}, {"key": "magstate"}],
+      "summary": ["gap", "ehull", "magstate"],
+      "thumbnails": ["asr.bandstructure", "asr.convex_hull"],
       "panel_priority": ["asr.structureinfo", "asr.gs", "asr.bandstructure"],
       "link_databases": {"c2db": "https://c2db.fysik.dtu.dk/material/{uid}"}
     }
 
 Key descriptions are accepted as ASE writes them (``[short, long, unit]``),
-as a plain description, or as ``{"label", "description", "unit"}``.
+as a plain description, or as ``{"label", "description", "unit",
+"priority", "digits"}``. ``key_priority`` ranks keys (lowest first): the
+recipes' ranks, written by ``asr database fromtree``. Ranked keys are the
+filters and the Summary unless ``filters`` and ``summary`` say otherwise.
 A filter's type is ``range`` (numbers: min and max) or ``select`` (one of
 the values); without a type the app picks one from the key's values.
 """
@@ -39,9 +46,13 @@ DEFAULT_PRIORITY = (
     "asr.phonons",
 )
 DEFAULT_COLUMNS = ("id", "formula", "natoms")
+#: Instructions whose first figure the Summary shows small.
+DEFAULT_THUMBNAILS = ("asr.bandstructure", "asr.convex_hull")
 PAGE_SIZES = (10, 25, 50, 100, 200)
 DEFAULT_PAGE_SIZE = 25
 AUTO_FILTERS = 6
+#: Default columns made from ranked keys: the formula and the first seven.
+MAX_RANKED_COLUMNS = 8
 
 #: Columns every row has (not key-value pairs), with descriptions.
 SPECIAL_COLUMNS: dict[str, tuple[str, str]] = {
@@ -71,6 +82,8 @@ class KeyDescription:
     label: str
     description: str
     unit: str = ""
+    priority: int | None = None  # rank among the keys, lowest first
+    digits: int | None = None  # decimals of its numbers
 
 
 @dataclass(frozen=True)
@@ -93,9 +106,11 @@ def key_description(key: str, value: Any) -> KeyDescription:
         description = str(value.get("description", value.get("label", key)))
         return KeyDescription(
             key,
-            str(value.get("label", key)),
+            str(value.get("label", description)),
             description,
             str(value.get("unit", "")),
+            _optional_int(value.get("priority")),
+            _optional_int(value.get("digits")),
         )
     if isinstance(value, (list, tuple)) and value:
         parts = [str(v) for v in value] + ["", "", ""]
@@ -110,6 +125,8 @@ class AppConfig:
     key_descriptions: dict[str, KeyDescription] = field(default_factory=dict)
     default_columns: list[str] = field(default_factory=lambda: list(DEFAULT_COLUMNS))
     filters: list[dict[str, Any]] | None = None  # None: chosen from the keys
+    summary: list[str] | None = None  # None: the ranked keys
+    thumbnails: list[str] = field(default_factory=lambda: list(DEFAULT_THUMBNAILS))
     panel_priority: list[str] = field(default_factory=lambda: list(DEFAULT_PRIORITY))
     page_size: int = DEFAULT_PAGE_SIZE
     link_databases: dict[str, str] = field(default_factory=dict)  # name -> URL
@@ -127,10 +144,18 @@ class AppConfig:
             config.key_descriptions = {
                 str(k): key_description(str(k), v) for k, v in descriptions.items()
             }
+            _add_ranks(config.key_descriptions, merged)
             if merged.get("default_columns"):
                 config.default_columns = [str(c) for c in merged["default_columns"]]
+            elif config.ranked():
+                ranked = ["formula", *config.ranked()]
+                config.default_columns = ranked[:MAX_RANKED_COLUMNS]
             if merged.get("filters") is not None:
                 config.filters = [_filter_spec(f) for f in merged["filters"]]
+            if merged.get("summary") is not None:
+                config.summary = [str(k) for k in merged["summary"]]
+            if merged.get("thumbnails") is not None:
+                config.thumbnails = [str(n) for n in merged["thumbnails"]]
             if merged.get("panel_priority"):
                 config.panel_priority = [str(n) for n in merged["panel_priority"]]
             if merged.get("page_size"):
@@ -157,14 +182,24 @@ class AppConfig:
             return KeyDescription(key, label, description)
         return KeyDescription(key, key, "")
 
+    def ranked(self) -> list[str]:
+        """Keys with a priority, most important (lowest) first."""
+        ranked = [d for d in self.key_descriptions.values() if d.priority is not None]
+        return [d.key for d in sorted(ranked, key=lambda d: (d.priority, d.key))]
+
+    def summary_keys(self) -> list[str]:
+        """The keys of a material's short Summary: configured, else ranked."""
+        return list(self.summary) if self.summary is not None else self.ranked()
+
     def choose_filters(self, stats: KeyStats) -> list[Filter]:
-        """The filter widgets: the configured ones, else the most common keys."""
+        """The filter widgets: configured, else ranked keys, else common ones."""
         if self.filters is not None:
             specs = [f for f in self.filters if f["key"] in stats.keys]
         else:
+            ranked = [k for k in self.ranked() if k in stats.keys]
             described = [k for k in self.key_descriptions if k in stats.keys]
             common = sorted(stats.keys, key=lambda k: (-stats.keys[k].count, k))
-            names = list(dict.fromkeys([*described, *common]))
+            names = list(dict.fromkeys([*ranked, *described, *common]))
             specs = [{"key": k} for k in names if _filterable(stats, k)]
             specs = specs[:AUTO_FILTERS]
         filters = []
@@ -187,6 +222,25 @@ class AppConfig:
             return self.panel_priority.index(name)
         except ValueError:
             return len(self.panel_priority)
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _add_ranks(descriptions: dict[str, KeyDescription], merged: Mapping) -> None:
+    """Priorities and digits from ``key_priority`` and ``key_digits``."""
+    from dataclasses import replace
+
+    priority = dict(merged.get("key_priority") or {})
+    digits = dict(merged.get("key_digits") or {})
+    for key in {*priority, *digits}:
+        found = descriptions.get(key) or KeyDescription(key, key, key)
+        descriptions[key] = replace(
+            found,
+            priority=_optional_int(priority.get(key, found.priority)),
+            digits=_optional_int(digits.get(key, found.digits)),
+        )
 
 
 def _filterable(stats: KeyStats, key: str) -> bool:

@@ -64,6 +64,27 @@ def open_database(path: str | os.PathLike) -> Database:
     return db
 
 
+#: Rows looked at to tell an ASR project from another ASE database.
+PROJECT_SAMPLE = 20
+
+
+def check_project(db: Database, path: str | os.PathLike) -> None:
+    """`DatabaseOpenError` unless some row holds ASR Records (``data["asr"]``).
+
+    Only the first rows are read, so this is quick on any size.
+    """
+    if db.count() == 0:
+        raise DatabaseOpenError(f"{path} has no rows")
+    for row in db.select(limit=PROJECT_SAMPLE):
+        data = row.get("data") or {}
+        if isinstance(data, dict) and "asr" in data:
+            return
+    raise DatabaseOpenError(
+        f"{path} is an ASE database but not an ASR project (no row holds "
+        "Records); make one with: asr database fromtree FOLDERS"
+    )
+
+
 def _check_sqlite(db: ReadOnlySQLite3Database) -> None:
     try:
         with db._connect() as con:

@@ -20,14 +20,17 @@ import numpy as np
 
 from asr.core import Record, Result, registry, use_store
 from asr.core.presentation import summarise
+from asr.core.result import KeyInfo
 from asr.database import row_store
 from asr.store import BaseStore, Tagged
 
 from .cache import cached_figures, drawn_figures, row_folder, valid_figure
 from .config import AppConfig
-from .search import format_value
+from .numbers import format_value
 
 MAX_VIEWER_ATOMS = 5000
+#: Keys of the short Summary when no key is ranked: the first ones found.
+UNRANKED_SUMMARY = 8
 
 
 @dataclass
@@ -65,6 +68,9 @@ class Panel:
     error: str = ""
     name: str = ""  # instruction
     draw: Callable[[Path], list[Any]] | None = None  # draws the figures into a folder
+    more: list[Entry] = field(default_factory=list)  # behind "All properties"
+    thumbnails: list[tuple[str, str, str, str]] = field(default_factory=list)
+    # (oid, name, title, anchor) of other panels' figures, shown small
 
 
 @dataclass
@@ -126,17 +132,19 @@ def build_material(row: Any, config: AppConfig, cache_dir: Path) -> Material:
     ordered = sorted(records, key=lambda r: (config.rank(r.name), r.name, str(r.uid)))
     panels = []
     for number, record in enumerate(ordered, start=1):
-        panel = record_panel(record, store, folder, number)
+        panel = record_panel(record, store, folder, number, config)
         if panel is not None:
             panels.append(panel)
     _number_repeated_titles(panels)
+    summary = summary_panel(row, kvp, ordered, config)
+    summary.thumbnails = thumbnails(panels, config.thumbnails)
     return Material(
         id=row.id,
         unique_id=row.get("unique_id"),
         ident=row.get("unique_id") or str(row.id),
         formula=row.formula,
         structure=structure(row),
-        summary=summary_panel(row, kvp, ordered, config),
+        summary=summary,
         panels=panels,
         links=links(row, config.link_databases),
         records=records,
@@ -158,9 +166,14 @@ def _number_repeated_titles(panels: list[Panel]) -> None:
 
 
 def record_panel(
-    record: Record, store: BaseStore | None, folder: Path, number: int
+    record: Record,
+    store: BaseStore | None,
+    folder: Path,
+    number: int,
+    config: AppConfig | None = None,
 ) -> Panel | None:
     """The panel of one Record, or None for a Record without data."""
+    config = config or AppConfig()
     result = record.result
     if result is None:
         return None
@@ -173,7 +186,10 @@ def record_panel(
             panel.description = str(data.get("description") or "") or _describe(
                 record, result
             )
-            panel.entries = [_entry(item) for item in data.get("table", [])]
+            infos = _key_infos(result)
+            panel.entries = [
+                _entry(item, infos, config) for item in data.get("table", [])
+            ]
             panel.figures, panel.draw = _figures(record, result, store, folder, data)
         else:
             panel.description = _describe(record, result)
@@ -183,14 +199,39 @@ def record_panel(
     return panel
 
 
-def _entry(item: Mapping[str, Any]) -> Entry:
+def _key_infos(result: Any) -> dict[str, KeyInfo]:
+    if isinstance(result, Result):
+        return {info.name: info for info in result.keys()}
+    return {}
+
+
+def _entry(
+    item: Mapping[str, Any], infos: Mapping[str, KeyInfo], config: AppConfig
+) -> Entry:
+    """A line of a panel, labelled by meaning: never by a bare field name."""
     key = str(item.get("key", ""))
+    info = infos.get(key)
+    known = config.key_descriptions.get(key)
+    description = str(item.get("description") or "")
+    if known is not None and not description:
+        description = known.description
+    label = str(item.get("label") or "")
+    if not label:
+        if known is not None and known.label != key:
+            label = known.label
+        elif info is not None and info.label:
+            label = info.label
+        else:
+            label = description or key
+    digits = info.digits if info is not None else None
+    if digits is None and known is not None:
+        digits = known.digits
     return Entry(
         key=key,
-        label=str(item.get("label") or key),
-        value=format_value(item.get("value"), digits=6),
+        label=label,
+        value=format_value(item.get("value"), digits),
         unit=str(item.get("unit") or ""),
-        description=str(item.get("description") or ""),
+        description=description if description != label else "",
     )
 
 
@@ -202,7 +243,7 @@ def _generic_entries(result: Any) -> list[Entry]:
     else:
         items = [("result", data)]
     return [
-        Entry(str(k), str(k), format_value(v, digits=6), "", "")
+        Entry(str(k), str(k) if k != "result" else "Result", format_value(v), "", "")
         for k, v in items
         if not isinstance(v, (Mapping, Tagged))
     ]
@@ -287,49 +328,85 @@ def _source(record: Record, role: str) -> Source:
 def summary_panel(
     row: Any, kvp: dict[str, Any], records: list[Record], config: AppConfig
 ) -> Panel:
-    """Key-value pairs, the keys of the most important recipes first."""
+    """A short Summary (the ranked keys) and every key-value pair behind it.
+
+    Keys are described by the database's metadata, else by the Result that
+    made them; the full list puts the keys of the most important recipes
+    first.
+    """
     panel = Panel(
         anchor="summary",
         title="Summary",
         description="The main properties of this material, gathered from the "
         "recipes that computed them (most important first).",
     )
-    panel.entries.append(
-        Entry("formula", "Formula", row.formula, "", "Chemical formula")
-    )
-    used = {"formula"}
+    infos: dict[str, KeyInfo] = {}
     contributors = []
+    order = []
     for record in records:
         if not isinstance(record.result, Result):
             continue
         added = False
         for info in record.result.keys():
-            if info.database and info.name in kvp and info.name not in used:
-                meta = config.key_descriptions.get(info.name)
-                panel.entries.append(
-                    Entry(
-                        info.name,
-                        meta.label if meta else info.name,
-                        format_value(kvp[info.name], digits=6),
-                        meta.unit if meta else info.unit,
-                        meta.description if meta else info.description,
-                    )
-                )
-                used.add(info.name)
+            if info.database and info.name in kvp and info.name not in infos:
+                infos[info.name] = info
+                order.append(info.name)
                 added = True
         if added:
             contributors.append(record)
-    described = [k for k in config.key_descriptions if k in kvp and k not in used]
-    rest = sorted(k for k in kvp if k not in used and k not in described)
-    for key in described + rest:
-        meta = config.describe(key)
-        panel.entries.append(
-            Entry(
-                key, meta.label, format_value(kvp[key], 6), meta.unit, meta.description
-            )
-        )
+    described = [k for k in config.key_descriptions if k in kvp and k not in infos]
+    rest = sorted(k for k in kvp if k not in infos and k not in described)
+    formula = Entry("formula", "Formula", row.formula, "", "Chemical formula")
+    everything = [formula] + [
+        _kvp_entry(key, kvp[key], infos.get(key), config)
+        for key in order + described + rest
+    ]
+    wanted = [k for k in config.summary_keys() if k in kvp]
+    if not wanted and config.summary is None:
+        panel.entries = everything[: UNRANKED_SUMMARY + 1]
+    else:
+        by_key = {e.key: e for e in everything}
+        panel.entries = [formula] + [by_key[k] for k in wanted if k != "formula"]
+    shown = {e.key for e in panel.entries}
+    panel.more = everything if len(everything) > len(shown) else []
     panel.sources = [_source(r, "result") for r in contributors]
     return panel
+
+
+def _kvp_entry(key: str, value: Any, info: KeyInfo | None, config: AppConfig) -> Entry:
+    meta = config.key_descriptions.get(key)
+    if meta is not None:
+        label, unit, description = meta.label, meta.unit, meta.description
+        digits = meta.digits
+    elif info is not None:
+        label = info.label or info.description
+        unit, description, digits = info.unit, info.description, info.digits
+    else:
+        meta = config.describe(key)
+        label, unit, description, digits = meta.label, meta.unit, meta.description, None
+    if digits is None and info is not None:
+        digits = info.digits
+    return Entry(
+        key,
+        label,
+        format_value(value, digits),
+        unit,
+        description if description != label else "",
+    )
+
+
+def thumbnails(
+    panels: list[Panel], names: list[str]
+) -> list[tuple[str, str, str, str]]:
+    """The first figure of each named instruction's panel (band structure...)."""
+    found = []
+    for name in names:
+        for panel in panels:
+            if panel.name == name and panel.figures and not panel.error:
+                oid, figure = panel.figures[0]
+                found.append((oid, figure, panel.title, panel.anchor))
+                break
+    return found
 
 
 # -- structure and links -------------------------------------------------------

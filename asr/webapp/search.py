@@ -23,8 +23,10 @@ from typing import Any
 
 from ase.db.core import Database, float_to_time_string, now, parse_selection
 
+from .cache import LRUCache
 from .config import PAGE_SIZES, SORTABLE_SPECIAL, SPECIAL_COLUMNS, AppConfig
-from .db import KeyStats
+from .db import KeyStats, file_version
+from .numbers import format_value
 
 MAX_QUERY = 2000
 #: What ASE and SQLite raise for queries they cannot run.
@@ -196,12 +198,20 @@ class SearchResult:
 
 
 def run_search(
-    db: Database, state: SearchState, config: AppConfig, stats: KeyStats
+    db: Database,
+    state: SearchState,
+    config: AppConfig,
+    stats: KeyStats,
+    counts: LRUCache[tuple, int] | None = None,
 ) -> SearchResult:
-    """Count and fetch one page of rows; bad queries raise `QueryError`."""
+    """Count and fetch one page of rows; bad queries raise `QueryError`.
+
+    Counts are kept in `counts` by selection and file version: sorting and
+    paging a result (most views) then cost one query, not two.
+    """
     selection = state.selection(stats)
     try:
-        nrows = db.count(selection) if selection else stats.nrows
+        nrows = _count(db, selection, stats, counts)
         npages = max(1, -(-nrows // state.limit))
         page = min(state.page, npages)
         rows = list(
@@ -226,7 +236,10 @@ def run_search(
     result_rows = [
         ResultRow(
             ident=row.get("unique_id") or str(row.id),
-            cells=[format_value(cell_value(row, key)) for key in state.columns],
+            cells=[
+                format_value(cell_value(row, key), config.describe(key).digits)
+                for key in state.columns
+            ],
         )
         for row in rows
     ]
@@ -243,6 +256,24 @@ def run_search(
     )
 
 
+def _count(
+    db: Database,
+    selection: list[Any],
+    stats: KeyStats,
+    counts: LRUCache[tuple, int] | None,
+) -> int:
+    if not selection:
+        return stats.nrows
+    if counts is None:
+        return db.count(selection)
+    key = (repr(selection), file_version(db))
+    found = counts.get(key)
+    if found is None:
+        found = db.count(selection)
+        counts.put(key, found)
+    return found
+
+
 def cell_value(row: Any, key: str) -> Any:
     """The value of a column for one row (None when it has none)."""
     if key == "age":
@@ -255,20 +286,3 @@ def cell_value(row: Any, key: str) -> Any:
         except (AttributeError, ValueError, TypeError):
             return None
     return row.key_value_pairs.get(key)
-
-
-def format_value(value: Any, digits: int = 4) -> str:
-    """A value as short text for a table cell."""
-    if value is None:
-        return ""
-    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
-        value = value.item()
-    if isinstance(value, bool):
-        return "Yes" if value else "No"
-    if isinstance(value, float):
-        return f"{value:.{digits}g}" if math.isfinite(value) else str(value)
-    if isinstance(value, (int, str)):
-        return str(value)
-    from asr.core.presentation import summarise
-
-    return summarise(value, 80)

@@ -79,3 +79,32 @@ def test_user_errors_are_one_line(tmp_path):
     assert out.splitlines()[-1] == "Error: no folder could be read"
     out = run("database", "split", "missing.db", "0", exit_code=1).output
     assert "0 is not in the range" in out
+
+
+def test_describe_lists_keys_descriptions_units_counts(tree, tmp_path):
+    folders = [str(f) for f in tree.folders]
+    run("database", "fromtree", *folders, "--out", "project.db", "-j", "1")
+    out = run("database", "describe", "project.db").output
+    lines = out.splitlines()
+    assert lines[0].strip() == "project.db: 5 rows"
+    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in lines if "│" in line]
+    by_key = {r[0]: r for r in rows if r[0]}
+    assert rows[0][0] == "spacegroup"  # ranked keys first
+    assert by_key["spacegroup"][1:] == [
+        "Space group",
+        "Space group symbol",
+        "",
+        "10",
+        "5",
+    ]
+    assert by_key["emt_energy"] == ["emt_energy", "EMT energy", "", "eV", "", "5"]
+
+
+def test_describe_errors_are_one_line(tmp_path):
+    result = run("database", "describe", "missing.db", exit_code=1)
+    assert result.output == "Error: no database file missing.db\n"
+    (tmp_path / "junk.db").write_text("not a database")
+    result = run("database", "describe", "junk.db", exit_code=1)
+    assert result.output.startswith("Error: cannot read ")
+    assert "junk.db: file is not a database" in result.output
+    assert len(result.output.splitlines()) == 1

@@ -61,8 +61,14 @@ def test_rows_hold_structure_keys_records(tree, tmp_path):
     meta = db.metadata
     assert meta["key_descriptions"]["emt_energy"] == ["EMT energy", "EMT energy", "eV"]
     assert meta["key_descriptions"]["folder"][0] == "Folder"
-    assert meta["default_columns"][:3] == ["id", "formula", "folder"]
-    assert "spgnum" in meta["default_columns"]
+    # Ranked keys (key(..., priority=)) are the default columns, in order.
+    assert meta["key_priority"] == {"spacegroup": 10}
+    assert meta["default_columns"] == ["formula", "spacegroup"]
+    assert meta["key_descriptions"]["spacegroup"] == [
+        "Space group",
+        "Space group symbol",
+        "",
+    ]
     dropped = {p.message for p in report.warnings}
     assert any("'fmax'" in m for m in dropped)
     assert not any("'energy'" in m for m in dropped)

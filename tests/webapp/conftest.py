@@ -25,3 +25,18 @@ def app(project_db, tmp_path):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def ranked_db(tmp_path_factory) -> Path:
+    """A project made by `fromtree` from Records whose keys are ranked."""
+    from ranked_project import make_ranked_project
+
+    return make_ranked_project(tmp_path_factory.mktemp("ranked"))
+
+
+@pytest.fixture
+def ranked_client(ranked_db, tmp_path):
+    from asr.webapp import create_app
+
+    return create_app(ranked_db, cache_dir=tmp_path / "cache").test_client()

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import socket
 import sqlite3
+import subprocess
 
 import pytest
 from ase import Atoms
 from ase.db import connect
 from click.testing import CliRunner
-from flask import Flask
+from serving import ASR, environment, get, serve
 
 from asr.cli.main import cli
 from asr.webapp import DatabaseOpenError, create_app, open_database
@@ -23,45 +25,55 @@ def run(*args: str, exit_code: int = 0):
     return result
 
 
-@pytest.fixture
-def served(monkeypatch):
-    """Flask.run records how it was called instead of serving."""
-    calls = []
-
-    def fake_run(self, host=None, port=None, **options):
-        calls.append({"app": self, "host": host, "port": port, **options})
-
-    monkeypatch.setattr(Flask, "run", fake_run)
-    return calls
-
-
-def test_serves_a_database(project_db, served, tmp_path):
-    out = run("app", str(project_db), "--port", "8123", "--cache", str(tmp_path)).output
-    assert "http://127.0.0.1:8123/" in out
-    (call,) = served
-    assert (call["host"], call["port"], call["threaded"]) == ("127.0.0.1", 8123, True)
-    client = call["app"].test_client()
-    assert client.get("/").status_code == 200
+def test_serves_a_database_with_waitress(project_db, tmp_path):
+    with serve(project_db, "--cache", str(tmp_path), "--threads", "3") as server:
+        assert get(server.url + "/").startswith("<!doctype html>")
+        assert "Test project" in get(server.url + "/material/mos2-uid")
+    assert server.first_line == (
+        f"Serving {project_db} on {server.url}/ with 3 threads (Ctrl-C to stop)"
+    )
+    assert "development server" not in server.output
+    assert "WARNING" not in server.output
 
 
-def test_default_cache_folder(project_db, served, tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    run("app", str(project_db))
-    (call,) = served
-    cache_dir = call["app"].extensions["asr"].cache_dir
-    assert cache_dir.parent == tmp_path / "xdg" / "asr" / "webapp"
+def test_default_cache_folder(ranked_db, tmp_path):
+    env = {"XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    with serve(ranked_db, env=env) as server:
+        page = get(server.url + "/material/1")
+        figure = page.split('<img src="')[1].split('"')[0]  # the hull thumbnail
+        assert get(server.url + figure, binary=True).startswith(b"\x89PNG")
+    (cache_dir,) = (tmp_path / "xdg" / "asr" / "webapp").iterdir()
     assert cache_dir.name.startswith("project-")
+    assert list(cache_dir.rglob("*.png"))
 
 
-def test_host_and_config_file(project_db, served, tmp_path):
+def test_host_and_config_file(project_db, tmp_path):
     config = tmp_path / "app.json"
     config.write_text('{"title": "From a file", "default_columns": ["id", "ehull"]}')
-    run("app", str(project_db), "--host", "0.0.0.0", "--config", str(config))
-    (call,) = served
-    assert call["host"] == "0.0.0.0" and call["port"] == 5000
-    html = call["app"].test_client().get("/").get_data(as_text=True)
+    with serve(project_db, "--host", "127.0.0.1", "--config", str(config)) as server:
+        html = get(server.url + "/")
     assert "<title>From a file</title>" in html
     assert '<th data-column="ehull"' in html
+
+
+def test_port_in_use_is_one_line(project_db, tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [*ASR, "app", str(project_db), "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=environment(),
+        )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"Error: port {port} on 127.0.0.1 is in use (another server?): "
+        "choose another with --port\n"
+    )
 
 
 @pytest.mark.parametrize(
@@ -76,7 +88,7 @@ def test_host_and_config_file(project_db, served, tmp_path):
         (lambda p: p.write_bytes(b""), "is not an ASE database"),
     ],
 )
-def test_missing_or_unreadable_database_is_one_line(tmp_path, served, make, message):
+def test_missing_or_unreadable_database_is_one_line(tmp_path, make, message):
     path = tmp_path / "project.db"
     make(path)
     result = run("app", str(path), exit_code=1)
@@ -84,12 +96,25 @@ def test_missing_or_unreadable_database_is_one_line(tmp_path, served, make, mess
     assert len(lines) == 1, result.output
     assert lines[0].startswith("Error: ")
     assert message.format(p=path) in lines[0]
-    assert not served
     if not path.exists():
         assert not path.exists()  # nothing was created
 
 
-def test_bad_config_file(project_db, tmp_path, served):
+def test_not_an_asr_project_is_one_line(tmp_path):
+    path = tmp_path / "plain.db"
+    connect(path).write(Atoms("H"), gap=1.0)
+    result = run("app", str(path), exit_code=1)
+    assert result.output == (
+        f"Error: {path} is an ASE database but not an ASR project (no row holds "
+        "Records); make one with: asr database fromtree FOLDERS\n"
+    )
+    empty = tmp_path / "empty.db"
+    connect(empty).metadata = {"title": "nothing yet"}
+    result = run("app", str(empty), exit_code=1)
+    assert result.output == f"Error: {empty} has no rows\n"
+
+
+def test_bad_config_file(project_db, tmp_path):
     config = tmp_path / "app.json"
     config.write_text("{not json")
     result = run("app", str(project_db), "--config", str(config), exit_code=1)
@@ -130,4 +155,5 @@ def test_open_database_errors(tmp_path):
 
 def test_help_lists_app():
     assert "app" in run("--help").output
-    assert "--port" in run("app", "--help").output
+    out = run("app", "--help").output
+    assert "--port" in out and "--threads" in out
