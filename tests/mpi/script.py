@@ -1,0 +1,15 @@
+"""`mpiexec -n 2 python script.py A`: one call; every rank prints what it got."""
+
+import json
+import sys
+
+from calls import energy
+
+from asr.core import use_store
+from asr.core.mpi import world
+from asr.store import open_store
+
+with use_store(open_store(".")):
+    record = energy(float(sys.argv[1]))
+line = {"rank": world().rank, "uid": record.uid, "ranks": record.metadata["mpi_ranks"]}
+print(json.dumps(line), flush=True)
