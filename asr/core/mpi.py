@@ -44,7 +44,9 @@ def world() -> Any:
     import ase.parallel
 
     if launched_by_mpi() and not _uses_mpi4py():
-        # Also replaces a serial world that something resolved too early.
+        # Something (ase.io.read, say) may have resolved ASE's world to a
+        # serial one already: forget it, or GPAW refuses to start.
+        ase.parallel.world.comm = None
         ase.parallel.world.comm = _gpaw_world()
     return ase.parallel.world
 

@@ -71,3 +71,39 @@ def test_a_call_failing_on_one_rank_fails_on_all_without_hanging(folder):
     assert "(raised on MPI rank 1)" in done.stderr  # what rank 0 tells the user
     assert records(folder) == []
     assert not list((folder / ".asr" / "locks").iterdir())
+
+
+SI_LCAO = {
+    "name": "gpaw",
+    "mode": "lcao",
+    "basis": "dzp",
+    "h": 0.3,
+    "xc": "PBE",
+    "kpts": {"size": [3, 3, 3], "gamma": True},
+    "occupations": {"name": "fermi-dirac", "width": 0.05},
+    "txt": None,
+}
+
+
+@pytest.mark.gpaw
+@pytest.mark.slow
+def test_gpaw_ground_state_and_band_structure_on_two_ranks(folder):
+    from ase.build import bulk
+
+    bulk("Si").write(folder / "structure.json")
+    calculator = json.dumps(SI_LCAO)
+    bands = f"asr.bandstructure --calculator '{calculator}' --npoints 20"
+    first = mpiexec("asr", "run", bands, cwd=folder, timeout=300)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.count("Computed in") == 1
+    stored = {r.name: r for r in records(folder)}
+    assert sorted(stored) == ["asr.bandstructure", "asr.gs"]
+    gs, bs = stored["asr.gs"], stored["asr.bandstructure"]
+    assert [d.uid for d in bs.dependencies] == [gs.uid]
+    assert gs.metadata["mpi_ranks"] == bs.metadata["mpi_ranks"] == 2
+    again = mpiexec("asr", "run", bands, cwd=folder, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("Found in the store") == 1
+    assert len(records(folder)) == 2
+    assert not list((folder / ".asr" / "locks").iterdir())
+    assert fsck(open_store(folder)).ok
