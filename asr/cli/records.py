@@ -11,6 +11,7 @@ from rich.text import Text
 from asr.calculators import CalculatorSpecError
 from asr.core import ArgumentError, InstructionError, Record
 from asr.core.migration import MigrationError
+from asr.core.mpi import MPILaunchError
 from asr.core.plugins import UnknownRecipeError
 from asr.store import BaseStore, StoredObject
 
@@ -23,6 +24,7 @@ add_user_error(
     UnknownRecipeError,
     CalculatorSpecError,
     MigrationError,
+    MPILaunchError,
 )
 
 

@@ -57,7 +57,19 @@ def size() -> int:
 
 def is_root() -> bool:
     """True on rank 0, and always outside an MPI launcher."""
-    return not launched_by_mpi() or world().rank == 0
+    if not launched_by_mpi():
+        return True
+    try:
+        return world().rank == 0
+    except MPILaunchError:  # no world: the launcher's rank, so one rank says so
+        return _launcher_rank() == 0
+
+
+def _launcher_rank() -> int:
+    for name in ("OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"):
+        if os.environ.get(name, "").isdigit():
+            return int(os.environ[name])
+    return 0
 
 
 def _uses_mpi4py() -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import mpiexec
+from mpihelpers import mpiexec
 
 from asr.core.cache import all_records
 from asr.store import open_store
@@ -71,6 +71,40 @@ def test_a_call_failing_on_one_rank_fails_on_all_without_hanging(folder):
     assert "(raised on MPI rank 1)" in done.stderr  # what rank 0 tells the user
     assert records(folder) == []
     assert not list((folder / ".asr" / "locks").iterdir())
+
+
+def test_a_myqueue_task_on_two_ranks(folder):
+    """What MyQueue runs for a task with processes=2: its `parallel_python`."""
+    import calls
+
+    from asr.workflow.taskfiles import loader_name, task_file, write_task_file
+
+    arguments = calls.energy.arguments(3.8)
+    path = task_file(folder, "energy")
+    write_task_file(path, calls.energy, arguments, calls.energy.terms(arguments))
+    name = loader_name(calls.energy)
+    task = ["python", "-m", "asr.workflow.task", name, str(path)]
+    done = mpiexec(*task, cwd=folder)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("computed and stored") == 1  # rank 0 alone reports
+    assert len(list(folder.glob("ran-on-rank-*"))) == 2
+    [record] = records(folder)
+    assert record.metadata["mpi_ranks"] == 2
+    again = mpiexec(*task, cwd=folder)
+    assert again.stdout.count("was in the store") == 1
+
+
+def test_a_gpaw_without_mpi_under_mpiexec_is_one_red_line(folder, tmp_path_factory):
+    # A GPAW built without MPI, as far as ASR asks: its C module says so.
+    serial = tmp_path_factory.mktemp("serial-gpaw")
+    (serial / "gpaw").mkdir()
+    (serial / "gpaw" / "__init__.py").write_text("GPAW_MPI_BACKEND = None\n")
+    (serial / "gpaw" / "cgpaw.py").write_text("have_mpi = False\n")
+    done = mpiexec("asr", "run", "calls:energy --a 3.9", cwd=folder, pythonpath=serial)
+    assert done.returncode == 1
+    assert done.stderr.count("Error: started by an MPI launcher") == 1
+    assert "Traceback" not in done.stderr
+    assert "make install" in done.stderr
 
 
 SI_LCAO = {
