@@ -7,6 +7,7 @@
 #
 # On a cluster, load its MPI/BLAS modules first and point the build at
 # them with the environment variables below (all optional):
+#   ASR_GPAW_MPICXX     the MPI C++ compiler wrapper (default mpic++)
 #   ASR_GPAW_SCALAPACK  the ScaLAPACK library name (default scalapack-openmpi)
 #   ASR_GPAW_BLAS       BLAS/LAPACK library names, space-separated
 #                       (default: blas; e.g. "openblas" or
