@@ -54,6 +54,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/database.py
 	$(PY) benchmarks/webapp.py
 	$(PY) benchmarks/workflow.py
+	$(PY) benchmarks/mpi.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check asr tests benchmarks
