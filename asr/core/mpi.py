@@ -143,10 +143,15 @@ def on_all(function: Callable[[], T]) -> T:
         value = function()
     except Exception as err:
         error = err
+    import numpy as np
+
     comm = world()
-    first = comm.min_scalar(comm.rank if error is not None else comm.size)
-    if first == comm.size:
+    failed = np.zeros(comm.size)  # sum() of an array: GPAW's and mpi4py's worlds
+    failed[comm.rank] = error is not None
+    comm.sum(failed)
+    if not failed.any():
         return value
+    first = int(np.flatnonzero(failed)[0])
     shared = broadcast(_portable(error) if comm.rank == first else None, first)
     if error is not None:
         raise error
