@@ -5,21 +5,40 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-SYSPKG := libxc-dev libopenblas-dev pkg-config postgresql chromium chromium-driver
+SYSPKG := libxc-dev libopenblas-dev pkg-config postgresql chromium chromium-driver \
+          libopenmpi-dev openmpi-bin libfftw3-dev libscalapack-openmpi-dev
+# GPAW is built the way clusters run it (MPI, FFTW, ScaLAPACK); see the file
+# for how to point it at a cluster's own MPI and BLAS.
+GPAW_CONFIG ?= $(CURDIR)/gpaw-siteconfig.py
 
-.PHONY: install demo test docs bench lint format clean
+.PHONY: install check-gpaw demo test docs bench lint format clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
-	@dpkg -s $(SYSPKG) >/dev/null 2>&1 || \
+	@# `make install SYSPKG=` skips the Debian packages (a cluster has modules).
+	@[ -z "$(SYSPKG)" ] || dpkg -s $(SYSPKG) >/dev/null 2>&1 || \
 	  ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $(SYSPKG))
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	CC=g++ $(PY) -m pip install -q -e '.[gpaw,bader,test,docs]'
+	@# --no-cache-dir: otherwise pip silently reuses a serial GPAW wheel it
+	@# built before. A GPAW without MPI/FFTW/ScaLAPACK is rebuilt.
+	$(MAKE) -s check-gpaw 2>/dev/null || \
+	  GPAW_CONFIG=$(GPAW_CONFIG) $(PY) -m pip install -q --no-cache-dir \
+	    --force-reinstall --no-deps gpaw
+	$(PY) -m pip install -q -e '.[gpaw,bader,test,docs]'
+	$(MAKE) -s check-gpaw
 	@# pybader compiles itself (numba) on its first import: do it once here.
 	HOME=$$(mktemp -d) $(PY) -c "import pybader.interface" >/dev/null
 	touch $(STAMP)
+
+# Fails loudly unless `gpaw info` reports MPI, FFTW and ScaLAPACK.
+check-gpaw:
+	@info="$$($(VENV)/bin/gpaw info 2>&1)"; ok=yes; \
+	for key in 'MPI enabled' 'scalapack' 'FFTW'; do \
+	  echo "$$info" | grep -Eq "^$$key +yes" || \
+	    { echo "GPAW is built without $$key (see gpaw-siteconfig.py)" >&2; ok=no; }; \
+	done; [ $$ok = yes ]
 
 demo: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" sh examples/demo.sh
@@ -43,6 +62,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/database.py
 	$(PY) benchmarks/webapp.py
 	$(PY) benchmarks/workflow.py
+	$(PY) benchmarks/mpi.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check asr tests benchmarks

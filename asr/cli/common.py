@@ -6,6 +6,7 @@ Command modules import from here, never from `main.py` (which imports them).
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -84,14 +85,22 @@ def open_store() -> _store.DiskStore:
 
 # Consoles are made when needed (not at import), so they write to whatever
 # sys.stdout/sys.stderr and terminal width are current: CliRunner swaps them.
+# Under MPI only rank 0 prints: the other ranks' consoles are quiet. The
+# MPI world is asked only once asr.core is loaded (so `asr gc` stays light);
+# a command that never loads it runs the same on every rank anyway.
+
+
+def _quiet() -> bool:
+    mpi = sys.modules.get("asr.core.mpi")
+    return mpi is not None and not mpi.is_root()
 
 
 def console() -> Console:
-    return Console()
+    return Console(quiet=_quiet())
 
 
 def err_console() -> Console:
-    return Console(stderr=True)
+    return Console(stderr=True, quiet=_quiet())
 
 
 def print_error(message: str) -> None:

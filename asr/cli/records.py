@@ -9,6 +9,7 @@ from rich.console import Group
 from rich.text import Text
 
 from asr.core import ArgumentError, InstructionError, Record
+from asr.core.mpi import MPILaunchError
 from asr.core.plugins import UnknownRecipeError
 from asr.store import BaseStore, StoredObject
 
@@ -22,6 +23,7 @@ add_user_error(
     UnknownRecipeError,
     "asr.calculators:CalculatorSpecError",
     "asr.core.migration:MigrationError",
+    MPILaunchError,
 )
 
 

@@ -8,17 +8,16 @@ and stores a new Record. A failing function stores nothing.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ase.parallel import broadcast, world
-
 from asr.store import DEFAULT_ATOL, DEFAULT_RTOL, BaseStore, IndexTerms
 
-from . import context
+from . import context, mpi
 from .arguments import ArgumentError, bind, index_terms
 from .files import store_files
 from .metadata import directory_in, now, run_metadata
@@ -107,13 +106,11 @@ class Instruction:
         return record
 
     def _lookup_on_root(self, arguments, store, terms) -> Record | None:
-        found = self.lookup(arguments, store, terms) if world.rank == 0 else None
-        if world.size > 1:
-            found = broadcast(found, 0, world)
-        return found
+        # Under MPI rank 0 alone reads the store; the world is made first.
+        return mpi.on_root(lambda: self.lookup(arguments, store, terms))
 
     def _compute(self, arguments, store: BaseStore, terms: IndexTerms) -> Record:
-        if world.size > 1:
+        if mpi.size() > 1:
             return self._compute_mpi(arguments, store, terms)
         with store.lock(f"call:{terms.exact.hex()}"):
             store.refresh()
@@ -123,11 +120,21 @@ class Instruction:
             return self._run_and_save(arguments, store, terms)
 
     def _compute_mpi(self, arguments, store, terms) -> Record:
-        # Every rank runs the function (GPAW parallelises it); rank 0 writes.
-        record = self._run(arguments, terms)
-        if world.rank == 0:
-            record = self._save(record, store, terms)
-        return broadcast(record, 0, world)
+        # Rank 0 holds the call's lock and writes; every rank runs the
+        # function (GPAW parallelises it) and they agree on its outcome,
+        # so a rank that fails alone fails them all and nobody waits.
+        lock = store.lock(f"call:{terms.exact.hex()}") if mpi.is_root() else None
+        with lock or contextlib.nullcontext():
+
+            def look_again() -> Record | None:
+                store.refresh()
+                return self.lookup(arguments, store, terms)
+
+            found = mpi.on_root(look_again)
+            if found is not None:
+                return found
+            record = mpi.on_all(lambda: self._run(arguments, terms))
+            return mpi.on_root(lambda: self._save(record, store, terms))
 
     def _run_and_save(self, arguments, store, terms) -> Record:
         return self._save(self._run(arguments, terms), store, terms)

@@ -49,7 +49,7 @@ def directory_in(store_root: str | os.PathLike | None) -> str:
 def run_metadata(
     start: float, end: float, packages: tuple[str, ...], directory: str
 ) -> dict:
-    from ase.parallel import world  # GPAW's MPI world when run under MPI
+    from .mpi import size  # GPAW's MPI world when run under MPI
 
     return {
         "start": start,
@@ -57,7 +57,7 @@ def run_metadata(
         "wall_time": end - start,
         "host": socket.gethostname(),
         "cores": os.cpu_count(),
-        "mpi_ranks": world.size,
+        "mpi_ranks": size(),
         "versions": versions(packages),
         "pid": os.getpid(),
         "directory": directory,

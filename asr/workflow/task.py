@@ -21,6 +21,8 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
+from asr.core.mpi import is_root, on_root
+
 from .taskfiles import Resolver, WorkflowError, failure_file
 
 USAGE = "usage: python -m asr.workflow.task NAME TASK-FILE"
@@ -33,15 +35,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     name, file = argv
     path = Path(file)
-    from ase.parallel import world
 
     try:
         uid, found = run_task(name, path)
     except Exception as err:
-        if world.rank == 0:
+        if is_root():
             report_failure(name, path, err)
         return 1
-    if world.rank == 0:
+    if is_root():
         how = "was in the store" if found else "computed and stored"
         print(f"{name}: Record {uid} {how}")
         failure_file(path).unlink(missing_ok=True)
@@ -53,7 +54,7 @@ def run_task(name: str, path: Path) -> tuple[str, bool]:
     instr, arguments, header = Resolver().call(path)
     if header["loader"] != name:
         raise WorkflowError(f"{path} is a task file of {header['loader']}, not {name}")
-    found = instr.lookup(arguments) is not None
+    found = on_root(lambda: instr.lookup(arguments) is not None)
     record = instr(**arguments)
     return str(record.uid), found
 

@@ -202,3 +202,32 @@ def test_workflow_on_slurm(tree, slurm):
     assert "asr.structureinfo: Record" in "".join(
         p.read_text() for p in (tree / "tree/Cu").glob("*.out")
     )
+
+
+MPI_TESTS = Path(__file__).parent.parent / "mpi"
+
+
+@pytest.mark.mpi
+def test_srun_runs_one_call_on_two_ranks(tmp_path, slurm):
+    """`srun -n 2 python script.py`: ASR sees PMIx and makes the MPI world."""
+    import json
+
+    from asr.store import init_store
+
+    init_store(tmp_path)
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{MPI_TESTS}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+        "OMP_NUM_THREADS": "1",
+    }
+    command = ["srun", "--mpi=pmix", "-n", "2", "--time=2", sys.executable]
+    command += [str(MPI_TESTS / "script.py"), "3.6"]
+    done = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert sorted(line["rank"] for line in lines) == [0, 1]
+    assert {line["ranks"] for line in lines} == {2}
+    assert len({line["uid"] for line in lines}) == 1
+    assert len(list(tmp_path.glob("ran-on-rank-*"))) == 2
