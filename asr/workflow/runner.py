@@ -34,6 +34,7 @@ from myqueue import workflow as mq
 from asr.core import Instruction, Record, use_store
 from asr.store import BaseStore, EncodeError, decode, encode, find_root, open_store
 
+from .healing import Healer, check_policy, find_call, policy_for
 from .taskfiles import (
     Ref,
     Resolver,
@@ -46,7 +47,7 @@ from .taskfiles import (
 )
 
 TASK_MODULE = "asr.workflow.task"
-RESERVED = ("resources", "deps")
+RESERVED = ("resources", "deps", "handlers")
 RESOURCE_KEYS = ("cores", "tmax", "processes", "nodename", "restart", "weight")
 
 
@@ -199,6 +200,7 @@ def run(
     *args: Any,
     resources: str | dict[str, Any] | None = None,
     deps: Sequence[Handle] = (),
+    handlers: dict[str, list[str]] | None = None,
     **kwargs: Any,
 ) -> Handle:
     """Call instruction `recipe` as a MyQueue task (see the module docstring).
@@ -208,6 +210,8 @@ def run(
     `nodename`, `restart`, `weight`; MyQueue's ``with resources(...)``
     gives defaults. `deps` adds dependencies on tasks whose results are not
     arguments (e.g. a recipe that reads the ground state itself).
+    `handlers` overrides the recipe's handler policy for failures, class by
+    class (``{"scf": ["iterations"], "bands": []}``; see `healing`).
     """
     instr = _instruction(recipe)
     for name in RESERVED:
@@ -215,10 +219,12 @@ def run(
             raise WorkflowError(
                 f"{instr.name} has a parameter {name!r}, which `run` reserves"
             )
+    if handlers is not None:
+        check_policy(handlers)
     arguments = instr.arguments(*args, **kwargs)
     folder = Path.cwd()
     if not _collecting():
-        return _run_now(instr, as_tasks_see_them(instr, arguments), folder)
+        return _run_now(instr, as_tasks_see_them(instr, arguments), folder, handlers)
 
     collection = _collection()
     waits_for: dict[int, Handle] = {}
@@ -228,7 +234,7 @@ def run(
     store = _store_here()
     terms = instr.terms(form)
     if not waits_for:
-        record = instr.lookup(arguments, store, terms)
+        record = find_call(instr, arguments, store, terms)
         if record is not None:
             return _note(
                 collection, Handle(instr, task_name(instr, terms), folder, record)
@@ -242,7 +248,7 @@ def run(
     if known is not None:
         return known
     if twin is None:
-        write_task_file(path, instr, form, terms)
+        write_task_file(path, instr, form, terms, handlers)
     for handle in deps:
         if not handle.done:
             waits_for[id(handle)] = handle
@@ -287,11 +293,21 @@ def _note(collection: _Collection, handle: Handle) -> Handle:
     return handle
 
 
-def _run_now(instr: Instruction, arguments: dict[str, Any], folder: Path) -> Handle:
-    """Outside of MyQueue: compute (or find) the Record right here."""
+def _run_now(
+    instr: Instruction,
+    arguments: dict[str, Any],
+    folder: Path,
+    handlers: dict[str, list[str]] | None = None,
+) -> Handle:
+    """Outside of MyQueue: compute (or find) the Record right here, healing
+    failures as a task would."""
     terms = instr.terms(arguments)
-    with use_store(_store_here()):
-        record = instr(**arguments)
+    store = _store_here()
+    with use_store(store):
+        record = find_call(instr, arguments, store, terms)
+        if record is None:
+            policy = policy_for(instr.name, handlers)
+            record = Healer(instr, arguments, store, policy).run()
     return Handle(instr, task_name(instr, terms), folder, record)
 
 
