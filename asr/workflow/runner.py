@@ -32,7 +32,15 @@ from typing import Any
 from myqueue import workflow as mq
 
 from asr.core import Instruction, Record, use_store
-from asr.store import BaseStore, EncodeError, decode, encode, find_root, open_store
+from asr.store import (
+    BaseStore,
+    EncodeError,
+    IndexTerms,
+    decode,
+    encode,
+    find_root,
+    open_store,
+)
 
 from .healing import Healer, check_policy, find_call, policy_for
 from .taskfiles import (
@@ -70,6 +78,7 @@ class Handle:
         record: Record | None = None,
         task: mq.RunHandle | None = None,
         file: Path | None = None,
+        terms: IndexTerms | None = None,
     ):
         self.instruction = instruction
         self.name = name
@@ -77,6 +86,7 @@ class Handle:
         self._record = record
         self.task = task
         self.file = file
+        self.terms = terms  # the call's index terms (None: waits for a result)
 
     def __repr__(self) -> str:
         state = "done" if self.done else "task"
@@ -237,7 +247,8 @@ def run(
         record = find_call(instr, arguments, store, terms)
         if record is not None:
             return _note(
-                collection, Handle(instr, task_name(instr, terms), folder, record)
+                collection,
+                Handle(instr, task_name(instr, terms), folder, record, terms=terms),
             )
     name = task_name(instr, terms)
     path = task_file(folder, name)
@@ -259,7 +270,9 @@ def run(
         deps=[h.task for h in waits_for.values() if h.task is not None],
         **_resources(resources),
     )
-    handle = Handle(instr, name, folder, task=task, file=path)
+    handle = Handle(
+        instr, name, folder, task=task, file=path, terms=None if waits_for else terms
+    )
     collection.handles[folder / name] = handle
     return _note(collection, handle)
 
@@ -308,7 +321,7 @@ def _run_now(
         if record is None:
             policy = policy_for(instr.name, handlers)
             record = Healer(instr, arguments, store, policy).run()
-    return Handle(instr, task_name(instr, terms), folder, record)
+    return Handle(instr, task_name(instr, terms), folder, record, terms=terms)
 
 
 def _replace_pending(value: Any, folder: Path, waits_for: dict[int, Handle]) -> Any:
