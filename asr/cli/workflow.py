@@ -104,6 +104,9 @@ def run(
         f"{_plural(len(folders), 'folder')}, {_summary(rows)} "
         f"({_plural(rounds, 'round')} of mq workflow)"
     )
+    healed = [row for row in rows if "healed after" in row.detail]
+    if healed:
+        console().print(_failures_table(healed))
     failed = [row for row in rows if row.state not in ("done", "waiting")]
     if failed:
         console().print(_table(failed))
