@@ -131,4 +131,11 @@ def _entry(obj: StoredObject, head: bool) -> list[Text]:
     if description is not None:
         lines.append(Text())
         lines += [Text(f"    {line}") for line in description.splitlines()]
+    attempts = field(obj.payload, "metadata", "attempts")
+    if isinstance(attempts, list) and attempts:
+        from asr.core.record import attempt_lines
+
+        lines.append(Text())
+        lines.append(Text(f"    made after {len(attempts) + 1} attempts:"))
+        lines += [Text(f"    {line}") for line in attempt_lines(attempts)]
     return lines

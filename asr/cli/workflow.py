@@ -104,6 +104,9 @@ def run(
         f"{_plural(len(folders), 'folder')}, {_summary(rows)} "
         f"({_plural(rounds, 'round')} of mq workflow)"
     )
+    healed = [row for row in rows if "healed after" in row.detail]
+    if healed:
+        console().print(_failures_table(healed))
     failed = [row for row in rows if row.state not in ("done", "waiting")]
     if failed:
         console().print(_table(failed))
@@ -115,12 +118,19 @@ def run(
 @folders_argument
 @click.option("--all", "show_all", is_flag=True, help="Show done calls too.")
 def status(script: Path, folders: tuple[Path, ...], show_all: bool) -> None:
-    """Where every call of SCRIPT in FOLDERS stands (nothing is submitted)."""
+    """Where every call of SCRIPT in FOLDERS stands (nothing is submitted).
+
+    Failed attempts kept in the store (see docs/workflows.md, healing) are
+    listed below, with the uid `asr show` takes.
+    """
     from asr.workflow import drive
 
     rows = drive.status(script, list(folders))
     shown = [r for r in rows if show_all or r.state != "done"]
     console().print(_table(shown))
+    attempts = [r for r in rows if r.failures]
+    if attempts:
+        console().print(_failures_table(attempts))
     console().print(_summary(rows))
 
 
@@ -184,6 +194,9 @@ def _plural(n: int, word: str) -> str:
 def _summary(rows) -> str:
     states = Counter(row.state for row in rows if row.state != "waiting")
     text = f"{_plural(sum(states.values()), 'instruction')}: {_counts_text(states)}"
+    healed = _summary_healed(rows)
+    if healed:
+        text += f" ({healed} healed)"
     waiting = sum(row.state == "waiting" for row in rows)
     if waiting:
         text += f"; waiting for a result in {_plural(waiting, 'folder')}"
@@ -194,6 +207,30 @@ def _counts_text(states: Counter) -> str:
     order = ["done", "running", "queued", "hold", "new", "FAILED", "TIMEOUT"]
     order += sorted(set(states) - set(order))
     return ", ".join(f"{states[s]} {s}" for s in order if states[s])
+
+
+def _failures_table(rows) -> Table:
+    from asr.workflow.healing import CLASS_TEXT
+
+    table = Table("instruction", "attempt", "failure", "class", "error", "then")
+    table.title = "failed attempts kept in the store"
+    for row in rows:
+        for obj in row.failures:
+            p = obj.payload
+            then = f"{p['argument']} -> {p['new']!r}" if "argument" in p else ""
+            table.add_row(
+                Text(row.name),
+                Text(str(p.get("attempt", ""))),
+                Text(str(obj.uid)),
+                Text(CLASS_TEXT.get(p.get("class"), str(p.get("class")))),
+                Text(str(p.get("error", ""))),
+                Text(then),
+            )
+    return table
+
+
+def _summary_healed(rows) -> int:
+    return sum("healed after" in row.detail for row in rows)
 
 
 def _table(rows) -> Table:

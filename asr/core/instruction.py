@@ -9,10 +9,11 @@ and stores a new Record. A failing function stores nothing.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import inspect
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from asr.store import DEFAULT_ATOL, DEFAULT_RTOL, BaseStore, IndexTerms
@@ -24,6 +25,22 @@ from .metadata import directory_in, now, run_metadata
 from .record import Dependency, Record
 
 _registry: dict[str, Instruction] = {}
+# (exact key, entries): metadata for the Record of that one call, if made now.
+_extra: contextvars.ContextVar[tuple[bytes, dict] | None] = contextvars.ContextVar(
+    "asr_extra_metadata", default=None
+)
+
+
+@contextlib.contextmanager
+def extra_metadata(key: bytes, entries: dict[str, Any]) -> Iterator[None]:
+    """Add `entries` to the metadata of the Record of the call with index key
+    `key`, if it is computed inside this block (a workflow notes the attempts
+    that came before it); calls with other keys are not touched."""
+    token = _extra.set((key, entries) if entries else None)
+    try:
+        yield
+    finally:
+        _extra.reset(token)
 
 
 class InstructionError(Exception):
@@ -149,6 +166,9 @@ class Instruction:
             result = self.function(**arguments)
         end = now()
         metadata = run_metadata(start, end, self.packages, directory)
+        extra = _extra.get()
+        if extra is not None and extra[0] == terms.exact:
+            metadata.update(extra[1])
         if frame.log is not None:  # something wrote to it: name it
             metadata["log"] = os.path.relpath(log_path, os.path.dirname(root))
         return Record(

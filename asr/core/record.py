@@ -54,6 +54,22 @@ class Revision:
         return None if data is None else cls(**data)
 
 
+def attempt_lines(attempts: list) -> list[str]:
+    """One line per failed attempt before a Record (written by workflows)."""
+    lines = []
+    for a in attempts:
+        if not isinstance(a, dict):
+            continue
+        line = f"{a.get('attempt', '?')}: {a.get('error', '')}"
+        if "argument" in a:
+            line += f" -> {a.get('handler')} handler set {a['argument']}"
+            line += f" {a.get('old')!r} -> {a.get('new')!r}"
+        elif "resources" in a:
+            line += f" -> resubmitted with {a['resources']}"
+        lines.append(line)
+    return lines
+
+
 @dataclass
 class Record:
     """The result of a call and its full provenance.
@@ -148,6 +164,10 @@ class Record:
         if self.revision is not None:
             table.add_row("migrated by", text(self.revision.description))
         meta = self.metadata
+        lines = attempt_lines(meta.get("attempts") or [])
+        for number, line in enumerate(lines):
+            label = "" if number else f"made after {len(lines) + 1} attempts"
+            table.add_row(label, text(line))
         if meta:
             table.add_row("created", text(self.created))
             table.add_row("wall time", text(f"{meta.get('wall_time', 0):.3f} s"))

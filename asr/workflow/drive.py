@@ -15,7 +15,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import WorkflowError
@@ -37,6 +37,7 @@ class CallStatus:
     name: str
     state: str
     detail: str = ""
+    failures: list = field(default_factory=list)  # failure objects in the store
 
 
 def mq_home(folder: Path) -> Path:
@@ -163,13 +164,28 @@ def status(script: Path, folders: Sequence[Path]) -> list[CallStatus]:
         handles, stopped = _collect(function, script, given)
         for handle in handles:
             row = CallStatus(folder, handle.name, "new")
+            if handle.terms is not None:
+                row.failures = _failures(folder, handle.terms)
             if handle.done:
                 row.state, row.detail = "done", f"Record {handle.record.uid}"
+                attempts = handle.record.metadata.get("attempts") or []
+                if attempts:
+                    row.detail += f", healed after {len(attempts) + 1} attempts"
             rows.append(row)
         if stopped is not None:
             rows.append(CallStatus(folder, "...", "waiting", f"needs {stopped}"))
     _add_queue_states(rows, folders)
     return rows
+
+
+def _failures(folder: Path, terms) -> list:
+    from myqueue.utils import chdir
+
+    from .healing import failures
+    from .runner import _store_here
+
+    with chdir(folder):
+        return failures(_store_here(), terms)
 
 
 def _workflow_function(script: Path) -> Callable[[], None]:

@@ -32,8 +32,17 @@ from typing import Any
 from myqueue import workflow as mq
 
 from asr.core import Instruction, Record, use_store
-from asr.store import BaseStore, EncodeError, decode, encode, find_root, open_store
+from asr.store import (
+    BaseStore,
+    EncodeError,
+    IndexTerms,
+    decode,
+    encode,
+    find_root,
+    open_store,
+)
 
+from .healing import Healer, check_policy, find_call, policy_for
 from .taskfiles import (
     Ref,
     Resolver,
@@ -46,7 +55,7 @@ from .taskfiles import (
 )
 
 TASK_MODULE = "asr.workflow.task"
-RESERVED = ("resources", "deps")
+RESERVED = ("resources", "deps", "handlers")
 RESOURCE_KEYS = ("cores", "tmax", "processes", "nodename", "restart", "weight")
 
 
@@ -69,6 +78,7 @@ class Handle:
         record: Record | None = None,
         task: mq.RunHandle | None = None,
         file: Path | None = None,
+        terms: IndexTerms | None = None,
     ):
         self.instruction = instruction
         self.name = name
@@ -76,6 +86,7 @@ class Handle:
         self._record = record
         self.task = task
         self.file = file
+        self.terms = terms  # the call's index terms (None: waits for a result)
 
     def __repr__(self) -> str:
         state = "done" if self.done else "task"
@@ -199,6 +210,7 @@ def run(
     *args: Any,
     resources: str | dict[str, Any] | None = None,
     deps: Sequence[Handle] = (),
+    handlers: dict[str, list[str]] | None = None,
     **kwargs: Any,
 ) -> Handle:
     """Call instruction `recipe` as a MyQueue task (see the module docstring).
@@ -208,6 +220,8 @@ def run(
     `nodename`, `restart`, `weight`; MyQueue's ``with resources(...)``
     gives defaults. `deps` adds dependencies on tasks whose results are not
     arguments (e.g. a recipe that reads the ground state itself).
+    `handlers` overrides the recipe's handler policy for failures, class by
+    class (``{"scf": ["iterations"], "bands": []}``; see `healing`).
     """
     instr = _instruction(recipe)
     for name in RESERVED:
@@ -215,10 +229,12 @@ def run(
             raise WorkflowError(
                 f"{instr.name} has a parameter {name!r}, which `run` reserves"
             )
+    if handlers is not None:
+        check_policy(handlers)
     arguments = instr.arguments(*args, **kwargs)
     folder = Path.cwd()
     if not _collecting():
-        return _run_now(instr, as_tasks_see_them(instr, arguments), folder)
+        return _run_now(instr, as_tasks_see_them(instr, arguments), folder, handlers)
 
     collection = _collection()
     waits_for: dict[int, Handle] = {}
@@ -228,10 +244,11 @@ def run(
     store = _store_here()
     terms = instr.terms(form)
     if not waits_for:
-        record = instr.lookup(arguments, store, terms)
+        record = find_call(instr, arguments, store, terms)
         if record is not None:
             return _note(
-                collection, Handle(instr, task_name(instr, terms), folder, record)
+                collection,
+                Handle(instr, task_name(instr, terms), folder, record, terms=terms),
             )
     name = task_name(instr, terms)
     path = task_file(folder, name)
@@ -242,7 +259,7 @@ def run(
     if known is not None:
         return known
     if twin is None:
-        write_task_file(path, instr, form, terms)
+        write_task_file(path, instr, form, terms, handlers)
     for handle in deps:
         if not handle.done:
             waits_for[id(handle)] = handle
@@ -253,7 +270,9 @@ def run(
         deps=[h.task for h in waits_for.values() if h.task is not None],
         **_resources(resources),
     )
-    handle = Handle(instr, name, folder, task=task, file=path)
+    handle = Handle(
+        instr, name, folder, task=task, file=path, terms=None if waits_for else terms
+    )
     collection.handles[folder / name] = handle
     return _note(collection, handle)
 
@@ -287,12 +306,22 @@ def _note(collection: _Collection, handle: Handle) -> Handle:
     return handle
 
 
-def _run_now(instr: Instruction, arguments: dict[str, Any], folder: Path) -> Handle:
-    """Outside of MyQueue: compute (or find) the Record right here."""
+def _run_now(
+    instr: Instruction,
+    arguments: dict[str, Any],
+    folder: Path,
+    handlers: dict[str, list[str]] | None = None,
+) -> Handle:
+    """Outside of MyQueue: compute (or find) the Record right here, healing
+    failures as a task would."""
     terms = instr.terms(arguments)
-    with use_store(_store_here()):
-        record = instr(**arguments)
-    return Handle(instr, task_name(instr, terms), folder, record)
+    store = _store_here()
+    with use_store(store):
+        record = find_call(instr, arguments, store, terms)
+        if record is None:
+            policy = policy_for(instr.name, handlers)
+            record = Healer(instr, arguments, store, policy).run()
+    return Handle(instr, task_name(instr, terms), folder, record, terms=terms)
 
 
 def _replace_pending(value: Any, folder: Path, waits_for: dict[int, Handle]) -> Any:

@@ -50,17 +50,48 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_task(name: str, path: Path) -> tuple[str, bool]:
-    """Resolve the arguments of task file `path` and call its instruction."""
+    """Resolve the arguments of task file `path` and call its instruction.
+
+    A failure is handed to the call's handler policy (`asr.workflow.healing`):
+    the call is retried with changed arguments while a step is left.
+    """
+
+    from asr.core import get_store
+
+    from .healing import Healer, find_call, policy_for
+
     instr, arguments, header = Resolver().call(path)
     if header["loader"] != name:
         raise WorkflowError(f"{path} is a task file of {header['loader']}, not {name}")
-    found = on_root(lambda: instr.lookup(arguments) is not None)
-    record = instr(**arguments)
-    return str(record.uid), found
+    store = get_store()
+    found = on_root(lambda: find_call(instr, arguments, store))
+    if found is not None:
+        return str(found.uid), True
+    policy = policy_for(instr.name, header.get("handlers"))
+    healer = Healer(instr, arguments, store, policy, write=is_root())
+    record = healer.run(earlier_attempts(path))
+    return str(record.uid), False
+
+
+def earlier_attempts(path: Path) -> list[dict]:
+    """Attempts of this task in earlier jobs (resubmitted by `asr workflow run`)."""
+    from asr.store import decode
+
+    from .taskfiles import attempts_file
+
+    try:
+        return list(decode(attempts_file(path).read_bytes()))
+    except FileNotFoundError:
+        return []
 
 
 def report_failure(name: str, path: Path, err: BaseException) -> None:
-    summary = f"Error: {name} failed, no Record stored: {type(err).__name__}: {err}"
+    from .healing import GaveUp
+
+    if isinstance(err, GaveUp):
+        summary = f"Error: {err}, no Record stored"
+    else:
+        summary = f"Error: {name} failed, no Record stored: {type(err).__name__}: {err}"
     summary = " ".join(summary.split())
     trace = "".join(traceback.format_exception(err))
     print(summary, file=sys.stderr)

@@ -98,11 +98,17 @@ def failure_file(path: Path) -> Path:
     return path.with_suffix(".failed")
 
 
+def attempts_file(path: Path) -> Path:
+    """Failed jobs of the task of `path` before a resubmission (`asr workflow run`)."""
+    return path.with_suffix(".attempts")
+
+
 def write_task_file(
     path: Path,
     instr: Instruction,
     arguments: dict[str, Any],
     terms: IndexTerms,
+    handlers: dict[str, list[str]] | None = None,
 ) -> None:
     """Write the call's task file, unless it is there already (same name)."""
     key = terms.exact.hex()
@@ -119,6 +125,7 @@ def write_task_file(
         "version": instr.version,
         "key": key,
         "pending": contains_refs(arguments),
+        "handlers": handlers,  # the project's handler policy (healing.py)
         # Encoded separately: the header must decode before the recipe
         # module (which registers the arguments' types) is imported.
         "arguments": encode(arguments),
@@ -185,7 +192,9 @@ class Resolver:
         if path not in self._records:
             instr, arguments, _ = self.call(path)
             folder = path.parent.parent
-            record = instr.lookup(arguments, self.store(folder))
+            from .healing import find_call
+
+            record = find_call(instr, arguments, self.store(folder))
             if record is None:
                 name = path.name.removesuffix(".args")
                 raise MissingResultError(

@@ -64,3 +64,23 @@ def test_every_recipe_it_names_exists():
     assert len(names) >= 20
     for name in sorted(names):
         get_recipe(name)
+
+
+def test_injected_failure_is_one_more_ground_state(tree, monkeypatch):
+    """ASR_WORKFLOW_INJECT=Si (make demo) asks for a second, capped asr.gs."""
+    from asr.store import decode
+    from asr.workflow.taskfiles import read_header
+
+    folder = tree / "tree" / "Si"
+    folder.mkdir()
+    bulk("Si").write(folder / "structure.json")
+    monkeypatch.setenv("ASR_WORKFLOW_INJECT", "Si")
+    monkeypatch.setenv("ASR_WORKFLOW_PROFILE", "tiny")
+    workflow = runpy.run_path(str(EXAMPLE))["workflow"]
+    with chdir(folder):
+        tasks = mq.collect(workflow, EXAMPLE)
+    gs = [t for t in tasks if t.cmd.name.startswith("asr.gs-")]
+    assert len(gs) == 2
+    files = [folder / ".asr-tasks" / f"{t.cmd.name}.args" for t in gs]
+    calcs = [decode(read_header(f)["arguments"])["calculator"] for f in files]
+    assert sorted(c.get("maxiter", 0) for c in calcs) == [0, 3]

@@ -56,3 +56,14 @@ def settings(atoms: Atoms, calculator: dict) -> float:
 def fit(volumes: list, energies: list) -> float:
     """Arguments whose names are not in alphabetical order, with floats."""
     return float(sum(volumes) + sum(energies))
+
+
+@instruction("test.wf.flaky_scf")
+def flaky_scf(atoms: Atoms, calculator: dict) -> float:
+    """EMT energy; raises GPAW's own SCF error while ``maxiter`` is below 100
+    (a failure injected with a GPAW-like specification, healed in seconds)."""
+    if calculator.get("maxiter", 333) < 100:
+        from gpaw import KohnShamConvergenceError
+
+        raise KohnShamConvergenceError("injected: SCF not converged")
+    return energy.function(atoms)
