@@ -15,7 +15,8 @@ from .common import console, open_store, progress_bar, settings
 @click.option(
     "--repair",
     is_flag=True,
-    help="Remove temporary files of dead writers and rebuild the index.",
+    help="Salvage: rebuild the index, refs and copies, move what cannot be"
+    " trusted into .asr/damaged/, and say what is lost for good.",
 )
 @click.pass_context
 def fsck(ctx: click.Context, repair: bool) -> None:
@@ -56,11 +57,28 @@ def fsck(ctx: click.Context, repair: bool) -> None:
             " a writer was killed while appending)",
             soft_wrap=True,
         )
-    for line in report.repaired:
-        out.print(Text(f"Repaired: {line}", style="green"), soft_wrap=True)
+    if report.ahead:
+        out.print(
+            f"{len(report.ahead)} revisions newer than their ref (harmless: a"
+            " writer stopped before its ref moved)",
+            soft_wrap=True,
+        )
     for error in report.errors:
         out.print(Text(error, style="red"), soft_wrap=True)
     if report.errors:
         out.print(Text(f"{len(report.errors)} errors", style="bold red"))
+    for line in report.repaired:
+        out.print(Text(f"Repaired: {line}", style="green"), soft_wrap=True)
+    for line in report.lost:
+        out.print(Text(f"Lost: {line}", style="red"), soft_wrap=True)
+    if repair and (report.errors or report.repaired):
+        again = check_store(open_store())
+        left = len(again.errors)
+        text = "No errors left." if not left else f"{left} errors left."
+        out.print(Text(f"After the repair: {text}", style="red" if left else "green"))
+        if left or report.lost:
+            ctx.exit(1)
+        return
+    if report.errors:
         ctx.exit(1)
     out.print(Text("No errors.", style="green"))

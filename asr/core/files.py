@@ -15,6 +15,7 @@ from typing import Any
 
 from asr.store import BaseStore, ObjectId, register_type
 from asr.store.files import write_atomic
+from asr.store.objects import encode_object
 
 
 class File:
@@ -60,12 +61,41 @@ def file_cache(store: BaseStore) -> Path:
     return Path(tempfile.gettempdir()) / f"asr-files-{os.getuid()}"
 
 
+SEEN_PREFIX = ".seen-"  # beside a copy: "size mtime_ns inode" when it was made
+
+
 def materialise(store: BaseStore, blob: ObjectId, name: str) -> Path:
+    """A copy of the blob's content at `files/<blob>/<name>`, made once.
+
+    A copy is handed out only while its size, mtime and inode are those
+    recorded when it was made; else its content is checked against the blob
+    (a hash) and, if it differs, made again: a changed copy never reaches
+    the next recipe.
+    """
     path = file_cache(store) / blob / name
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, store.get_blob(blob), durable=False)
+    seen = path.with_name(SEEN_PREFIX + name)
+    try:
+        if _stamp(path) == seen.read_text():
+            return path
+        if path.exists() and blob_id(path.read_bytes()) == blob:
+            write_atomic(seen, _stamp(path).encode(), durable=False)
+            return path
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, store.get_blob(blob), durable=False)
+    write_atomic(seen, _stamp(path).encode(), durable=False)
     return path
+
+
+def _stamp(path: Path) -> str:
+    status = path.stat()
+    return f"{status.st_size} {status.st_mtime_ns} {status.st_ino}"
+
+
+def blob_id(content: bytes) -> ObjectId:
+    """The id of the blob that holds `content`."""
+    return encode_object("blob", {}, bytes(content))[0]
 
 
 def store_files(value: Any, store: BaseStore) -> Any:

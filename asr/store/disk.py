@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from collections.abc import Callable, Iterator
 from operator import itemgetter
 from pathlib import Path
@@ -36,7 +37,13 @@ import numpy as np
 
 from . import log, tables
 from .base import BaseStore
-from .errors import NoStoreError, ObjectNotFoundError, RefConflictError, StoreError
+from .errors import (
+    NoStoreError,
+    ObjectNotFoundError,
+    RefConflictError,
+    StoreError,
+    StoreWarning,
+)
 from .files import (
     FileLock,
     is_tmp,
@@ -315,10 +322,44 @@ class DiskStore(BaseStore):
             if found is None:  # perhaps just committed by another process,
                 self._log.refresh()  # or just folded from a log by gc
                 found = self._packed_ref(uid) or self._log.refs.get(uid)
+            if uid in self._log.revisions:  # rare: a revision with no loose ref
+                found = self._newest_logged(uid, found)
             return found
         except NotADirectoryError:
             return None
         return self._parse_ref(uid, text)
+
+    def _newest_logged(self, uid: str, found: ObjectId | None) -> ObjectId | None:
+        """`found`, or the newest revision after it in a sealed log.
+
+        A revision in a sealed log that names the ref's target as parent
+        means the ref moved there and its loose file was lost: the revision
+        chain says which revision is the newest, never the stale one.
+        """
+        sealed = self._log.sealed_revisions(uid)
+        if not sealed or found is None:
+            return found
+        parents = {}
+        for oid in sealed:
+            with contextlib.suppress(StoreError):
+                parents.setdefault(self.get(oid).parent, []).append(oid)
+        head = found
+        while head in parents:
+            newer = parents[head]
+            if len(newer) > 1:
+                raise StoreError(
+                    f"the ref of {uid} is missing and its newest revision is one"
+                    f" of {', '.join(newer)}; run asr fsck --repair"
+                )
+            head = newer[0]
+        if head != found:
+            warnings.warn(
+                f"the ref of {uid} was lost: read its newest revision {head} from"
+                " its revision chain; run asr fsck --repair",
+                StoreWarning,
+                stacklevel=3,
+            )
+        return head
 
     def _parse_ref(self, uid: str, text: bytes) -> ObjectId | None:
         """A loose ref's content: an object id, a tombstone or a batch line."""
@@ -407,12 +448,31 @@ class DiskStore(BaseStore):
             for start, hide in zip(range(0, len(uids), 16), hidden.tolist()):
                 uid = Uid(uids[start : start + 16])
                 if not hide and uid not in loose_uids:
-                    yield uid, ObjectId(oids[start : start + 16])
+                    oid = ObjectId(oids[start : start + 16])
+                    if uid in self._log.revisions:
+                        oid = self._resolved(uid, oid, on_error)
+                        if oid is None:
+                            continue
+                    yield uid, oid
         uids = sorted(logged)
         keys = np.array([bytes.fromhex(uid) for uid in uids], "S16")
         for uid, hide in zip(uids, _held_by(keys, packed).tolist()):
             if not hide and uid not in loose_uids:
-                yield uid, logged[uid]
+                oid = logged[uid]
+                if uid in self._log.revisions:
+                    oid = self._resolved(uid, oid, on_error)
+                    if oid is None:
+                        continue
+                yield uid, oid
+
+    def _resolved(self, uid, oid, on_error) -> ObjectId | None:
+        try:
+            return self._newest_logged(uid, oid)
+        except StoreError as err:
+            if on_error is None:
+                raise
+            on_error(str(err))
+            return None
 
     def _uids_with_prefix(self, prefix):
         found = {

@@ -358,6 +358,8 @@ class LogView:
         self._logs: dict[str, _Log] = {}
         self.objects: dict[ObjectId, tuple[str, int, int]] = {}
         self.refs: dict[Uid, ObjectId] = {}
+        # Revisions of existing records (frames with no new ref), by uid.
+        self.revisions: dict[Uid, list[tuple[str, ObjectId]]] = {}
         self.exact: dict[bytes, set[Uid]] = {}
         self.shapes: dict[bytes, _Bucket] = {}
         self._fds: OrderedDict[str, int] = OrderedDict()  # the recently used
@@ -461,8 +463,11 @@ class LogView:
     def _add(self, base: str, frame: Frame) -> None:
         if frame.oid is not None:
             self.objects[frame.oid] = (base, frame.data_offset, frame.data_length)
-        if frame.new_ref and frame.uid is not None and frame.oid is not None:
-            self.refs[frame.uid] = frame.oid
+        if frame.uid is not None and frame.oid is not None:
+            if frame.new_ref:
+                self.refs[frame.uid] = frame.oid
+            else:
+                self.revisions.setdefault(frame.uid, []).append((base, frame.oid))
         if frame.floats is not None and frame.uid is not None:
             self.exact.setdefault(frame.exact, set()).add(frame.uid)
             bucket = self.shapes.get(frame.shape)
@@ -470,6 +475,16 @@ class LogView:
                 bucket = self.shapes[frame.shape] = _Bucket()
             bucket.uids.append(frame.uid)
             bucket.floats.append(frame.floats)
+
+    def sealed_revisions(self, uid: str) -> list[ObjectId]:
+        """Revisions of `uid` in sealed logs: their writers moved the ref
+        there (or lost a race to another revision), so a ref behind one of
+        them has lost its loose file."""
+        return [
+            oid
+            for base, oid in self.revisions.get(uid, ())
+            if base in self._logs and self._logs[base].name.endswith(SEALED)
+        ]
 
     def read(self, oid: str) -> tuple[bytes, str] | None:
         """An object's bytes from a log, and where they were (None: not here)."""

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import StoreError
 from .files import listdir, read_bytes, write_atomic
 from .objects import decode_object, encode_object
 
@@ -143,6 +144,10 @@ class TableCache:
         self._list: list[Table] = []
         # All tables' keys merged: (keys, table number, row), built when needed.
         self._merged: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        # fsck and its repair set this: a table that fails to load is left
+        # out (and named in `damaged`) instead of failing every lookup.
+        self.skip_damaged = False
+        self.damaged: dict[str, str] = {}
 
     def tables(self, refresh: bool = False) -> list[Table]:
         try:
@@ -160,6 +165,16 @@ class TableCache:
                     try:
                         table = load(self.folder / name)
                     except FileNotFoundError:  # merged away meanwhile
+                        continue
+                    except (StoreError, ValueError, KeyError, TypeError) as err:
+                        if not self.skip_damaged:
+                            if isinstance(err, StoreError):
+                                raise
+                            raise StoreError(
+                                f"damaged table {self.folder / name}: {err};"
+                                " run asr fsck --repair"
+                            ) from None
+                        self.damaged[name] = str(err)
                         continue
                 tables[name] = table
             if list(tables) != list(self._tables):
