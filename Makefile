@@ -49,8 +49,11 @@ test: $(STAMP)
 
 # The Sphinx site: docs/_build/html/index.html. Warnings are errors. Recipe
 # pages show figures drawn from the demo store if `make demo` left one.
-docs: $(STAMP)
-	ASR_DOCS_STORE=$${ASR_DOCS_STORE:-$$([ -d demo/.asr ] && echo demo)} \
+# The recipe pages draw their figures from the demo's Records (made once by
+# `make demo`, then found in its store in seconds); ASR_DOCS_STORE=other/ to
+# use another store.
+docs: demo
+	ASR_DOCS_STORE=$${ASR_DOCS_STORE:-demo} \
 	  $(PY) -m sphinx -b html -W -n --keep-going -q docs docs/_build/html
 	@echo "open docs/_build/html/index.html"
 
