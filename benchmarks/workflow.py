@@ -223,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append((f"mq workflow -> all done ({rounds} rounds)", total, n))
             rows.append(("  per task x cores", total * args.cores / ntasks, None))
             local.stop(root)
+            shares = own_share(root, store)
         check()  # imports
         seconds, cpu, left = check()
         rows.append(("rerun check, in-process (target < 2 s for 200)", seconds, n))
@@ -249,7 +250,42 @@ def main(argv: list[str] | None = None) -> int:
         per10 = "" if count is None else f"{seconds / calls * 1e3:.2f}"
         table.add_row(name, f"{seconds:.2f}", per, per10)
     Console().print(table)
+    if not args.rerun_only:
+        Console().print(shares)
     return 0
+
+
+def own_share(root, store):
+    """How much of a task's wall time is ASR's own: the task process's time
+    (MyQueue's start and stop) less the instruction's function (the Record's
+    wall time) is start-up (Python, imports), lookup, lock and commit."""
+    import statistics
+
+    from rich.table import Table
+
+    from asr.core.cache import all_records
+    from asr.workflow.drive import _queue
+
+    with _queue(root) as queue:
+        rows = queue.sql("SELECT tstop - trunning FROM tasks WHERE state = 'd'", [])
+        per_task = sorted(seconds for (seconds,) in rows)
+    function = {}
+    for record in all_records(store):
+        function[record.name] = function.get(record.name, 0.0) + record.metadata.get(
+            "wall_time", 0.0
+        )
+    total = sum(per_task)
+    own = total - sum(function.values())
+    table = Table(title="Where a task's wall time goes (MyQueue task vs Record)")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("tasks", str(len(per_task)))
+    table.add_row("task wall time, median (s)", f"{statistics.median(per_task):.3f}")
+    table.add_row("instruction functions, all tasks (s)", f"{total - own:.1f}")
+    table.add_row("ASR's own: start-up, lookup, lock, commit (s)", f"{own:.1f}")
+    table.add_row("ASR's own share of task wall time", f"{own / total:.0%}")
+    table.add_row("ASR's own per task (s)", f"{own / max(len(per_task), 1):.3f}")
+    return table
 
 
 if __name__ == "__main__":
