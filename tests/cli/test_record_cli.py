@@ -6,14 +6,11 @@ import json
 import subprocess
 import sys
 
-import pytest
-from ase.build import bulk
 from click.testing import CliRunner
 
 from asr.cli.main import cli
-from asr.core import instruction, use_store
+from asr.core import instruction
 from asr.core.migration import Migration, Selector, register_migration
-from asr.store import init_store
 
 TERMINAL = {"COLUMNS": "120", "NO_COLOR": "1", "FORCE_COLOR": None}
 
@@ -22,14 +19,6 @@ def run(*args: str, exit_code: int = 0, input: str | None = None):
     result = CliRunner(env=TERMINAL).invoke(cli, list(args), input=input)
     assert result.exit_code == exit_code, (result.output, result.exception)
     return result
-
-
-@pytest.fixture
-def project(tmp_path):
-    store = init_store(tmp_path)
-    bulk("Si").write("structure.json")
-    with use_store(store):
-        yield store
 
 
 def test_run_structureinfo_and_hit(project):

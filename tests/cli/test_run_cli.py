@@ -14,9 +14,8 @@ from click.testing import CliRunner
 
 from asr.cli.main import cli
 from asr.cli.params import parameters, result_class
-from asr.core import Record, use_store
+from asr.core import Record
 from asr.recipes import get_recipe
-from asr.store import init_store
 
 TERMINAL = {"COLUMNS": "200", "NO_COLOR": "1", "FORCE_COLOR": None}
 REPO = Path(__file__).resolve().parents[2]
@@ -51,14 +50,6 @@ def one_error_line(proc: subprocess.CompletedProcess) -> str:
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: "), proc.stderr
     return lines[0]
-
-
-@pytest.fixture
-def project(tmp_path):
-    store = init_store(tmp_path)
-    bulk("Si").write("structure.json")
-    with use_store(store):
-        yield store
 
 
 def store_files(root: Path) -> dict[str, bytes]:
