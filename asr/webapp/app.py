@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ase.db.core import Database
+from ase.db.sqlite import SQLite3Database
 from flask import (
     Flask,
     Response,
@@ -45,6 +46,7 @@ from .config import PAGE_SIZES, AppConfig
 from .db import StatsCache, open_database
 from .material import Material, build_material
 from .search import QUERY_ERRORS, QueryError, SearchState, run_search
+from .searchtable import SearchTables
 
 MAX_IDENT = 200
 FORMULA = re.compile(r"^[A-Za-z0-9()]+$")
@@ -71,6 +73,7 @@ class Project:
     materials: LRUCache[tuple, Material]
     cache_dir: Path
     counts: LRUCache[tuple, int] = field(default_factory=lambda: LRUCache(4096))
+    tables: SearchTables | None = None
 
     def find_row(self, ident: str) -> Any:
         """The row with this id or unique id (data read lazily); 404 if none."""
@@ -118,6 +121,9 @@ def create_app(
         cache_dir=Path(cache_dir) if cache_dir else default_cache_dir(db_path),
     )
     project.stats.get()  # learn the keys now, not during the first search
+    if isinstance(db, SQLite3Database):
+        project.tables = SearchTables(db, project.cache_dir)
+        project.tables.get()  # and build the search table
     app = Flask(__name__)
     app.jinja_env.autoescape = True
     app.jinja_env.filters["formula"] = formula_html
@@ -164,7 +170,14 @@ def _add_routes(app: Flask, project: Project) -> None:
         filters = config.choose_filters(stats)
         error, result, status = "", None, 200
         try:
-            result = run_search(project.db, state, config, stats, project.counts)
+            result = run_search(
+                project.db,
+                state,
+                config,
+                stats,
+                project.counts,
+                project.tables.get() if project.tables else None,
+            )
         except QueryError as err:
             error, status = str(err), 400
 
