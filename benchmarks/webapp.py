@@ -301,6 +301,12 @@ def load_table(db_path: Path, args) -> bool:
     table.add_row(*mine.row())
     table.add_row(*ase.row())
     console.print(table)
+    for load in (mine, ase):
+        slowest = ", ".join(f"{ms(t)} {path}" for t, path in load.slowest[:3])
+        console.print(
+            f"{load.name}: {load.reconnects} connections closed by the server; "
+            f"slowest views: {slowest}"
+        )
     p99 = mine.percentile(99)
     ahead = len(mine.times) / mine.seconds > len(ase.times) / ase.seconds
     ok = p99 < LOAD_TARGET and ahead and not mine.errors
