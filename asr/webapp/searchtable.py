@@ -37,7 +37,7 @@ from ase.formula import Formula
 from ase.symbols import Symbols
 
 #: Bump when the layout of the file changes (old files are then rebuilt).
-SCHEMA = 1
+SCHEMA = 2
 logger = logging.getLogger(__name__)
 
 #: Columns of ASE's ``systems`` table a search can compare or sort by,
@@ -153,8 +153,9 @@ class SearchTable:
         return row
 
     def order(self, sort: str) -> str:
-        """ORDER BY for a column name, '-' first for descending; rows
-        without the key last, ties by id (so pages do not overlap)."""
+        """ORDER BY for a column name, '-' first for descending: rows without
+        the key last, ties by id (so pages do not overlap). Both orders
+        match an index (see `_write`), so a page needs no sort of all rows."""
         name = sort.lstrip("-")
         descending = sort.startswith("-")
         if name == "age":  # youngest first is ascending age
@@ -164,8 +165,9 @@ class SearchTable:
             column = SYSTEM_COLUMNS.get(name, name)
         if column is None:
             return "id"
-        direction = "DESC" if descending else "ASC"
-        return f"{column} IS NULL, {column} {direction}, id"
+        if descending:  # SQLite puts NULL last when descending
+            return f"{column} DESC, id DESC"
+        return f"{column} IS NULL, {column}, id"
 
     def where(self, keys: Iterable[str], cmps: Iterable[tuple]) -> tuple[str, list]:
         """A WHERE clause with the meaning of ASE's SQLite backend."""
@@ -314,9 +316,13 @@ def _write(db: SQLite3Database, target: Path) -> None:
         )
         for column in [*kv_columns, *sorted(set(SYSTEM_COLUMNS.values()) - {"id"})]:
             out.execute(f"CREATE INDEX ix_{column} ON search ({column})")
+            out.execute(
+                f"CREATE INDEX ix_{column}_asc ON search ({column} IS NULL, {column})"
+            )
         out.execute("CREATE TABLE species (Z INTEGER, n INTEGER, id INTEGER)")
         out.execute("INSERT INTO species SELECT Z, n, id FROM main_db.species")
         out.execute("CREATE INDEX ix_species ON species (Z, n, id)")
+        out.execute("ANALYZE main")  # statistics, so SQLite picks the right index
         out.execute("CREATE TABLE layout (layout TEXT)")
         out.execute("INSERT INTO layout VALUES (?)", (layout.to_json(),))
         out.commit()
