@@ -246,7 +246,10 @@ def open_search_table(
         build(db, path)
         for old in Path(cache_dir).glob("search-*.sqlite"):
             if old != path:
-                old.unlink(missing_ok=True)
+                try:  # best effort: another app may still read it
+                    old.unlink()
+                except OSError:
+                    pass
     return SearchTable(path)
 
 
