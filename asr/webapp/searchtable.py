@@ -267,30 +267,15 @@ def build(db: SQLite3Database, path: Path) -> None:
 
 
 def _write(db: SQLite3Database, target: Path) -> None:
+    """Two passes over the rows (keys and their types, then the lines), so
+    memory stays small for any number of rows."""
     source = "file:" + quote(os.path.abspath(db.filename)) + "?mode=ro"
     with closing_connection_rw(target) as out:
         out.execute("ATTACH DATABASE ? AS main_db", (source,))
-        rows = out.execute(
-            "SELECT id, unique_id, ctime, mtime, username, numbers, pbc, "
-            "NULLIF(constraints IS NOT NULL, 0), calculator, energy, magmom, "
-            "natoms, fmax, smax, volume, mass, charge, key_value_pairs "
-            "FROM main_db.systems "
-            "ORDER BY id"
-        ).fetchall()
         kinds: dict[str, set[type]] = {}
-        decoded = []
-        formulas: dict[bytes, str] = {}
-        for values in rows:
-            kvp = json.loads(values[-1]) if values[-1] not in (None, "{}") else {}
-            for key, value in kvp.items():
+        for (text,) in out.execute("SELECT key_value_pairs FROM main_db.systems"):
+            for key, value in _pairs(text).items():
                 kinds.setdefault(key, set()).add(type(value))
-            blob = values[5]
-            formula = formulas.get(blob)
-            if formula is None:
-                numbers = db.deblob(blob, np.int32)
-                formula = Formula("", _tree=[(Symbols(numbers), 1)]).format("metal")
-                formulas[blob] = formula
-            decoded.append((values, formula, kvp))
         keys = sorted(kinds)
         layout = Layout(
             {key: f"k{i}" for i, key in enumerate(keys)},
@@ -304,17 +289,35 @@ def _write(db: SQLite3Database, target: Path) -> None:
             + "".join(f", {c}" for c in kv_columns)
             + ")"
         )
+        formulas: dict[bytes, str] = {}
+
+        def formula(blob: bytes) -> str:
+            found = formulas.get(blob)
+            if found is None:
+                symbols = Symbols(db.deblob(blob, np.int32))
+                found = Formula("", _tree=[(symbols, 1)]).format("metal")
+                if len(formulas) < 100_000:
+                    formulas[blob] = found
+            return found
+
+        rows = out.execute(
+            "SELECT id, unique_id, ctime, mtime, username, numbers, pbc, "
+            "NULLIF(constraints IS NOT NULL, 0), calculator, energy, magmom, "
+            "natoms, fmax, smax, volume, mass, charge, key_value_pairs "
+            "FROM main_db.systems ORDER BY id"
+        )
         marks = ", ".join("?" * (17 + len(keys)))
         out.executemany(
             f"INSERT INTO search VALUES ({marks})",
             (
                 (
                     *values[:5],
-                    formula,
+                    formula(values[5]),
                     *values[6:17],
-                    *(_stored(kvp.get(k)) for k in keys),
+                    *(_stored(pairs.get(k)) for k in keys),
                 )
-                for values, formula, kvp in decoded
+                for values in rows
+                for pairs in [_pairs(values[17])]
             ),
         )
         for column in [*kv_columns, *sorted(set(SYSTEM_COLUMNS.values()) - {"id"})]:
@@ -330,6 +333,11 @@ def _write(db: SQLite3Database, target: Path) -> None:
         out.execute("INSERT INTO layout VALUES (?)", (layout.to_json(),))
         out.commit()
         out.execute("DETACH DATABASE main_db")
+
+
+def _pairs(text: str | None) -> dict[str, Any]:
+    """A row's key-value pairs (ASE keeps them as JSON text)."""
+    return json.loads(text) if text and text != "{}" else {}
 
 
 def _stored(value: Any) -> Any:
