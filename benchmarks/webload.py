@@ -45,6 +45,13 @@ class Load:
     requests: int = 0
     errors: int = 0
     seconds: float = 0.0
+    slowest: list[tuple[float, str]] = field(default_factory=list)  # (s, path)
+    reconnects: int = 0  # connections the server closed, opened again
+
+    def add(self, seconds: float, path: str) -> None:
+        """One page view (call under the lock); keeps the five slowest."""
+        self.times.append(seconds)
+        self.slowest = sorted([*self.slowest, (seconds, path)], reverse=True)[:5]
 
     def percentile(self, p: float) -> float:
         ordered = sorted(self.times)
@@ -93,6 +100,7 @@ class Client:
     def __init__(self, port: int, load: Load, lock: threading.Lock):
         self.port, self.load, self.lock = port, load, lock
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.reconnected = False
 
     def get(self, path: str) -> str:
         for attempt in (1, 2):
@@ -106,6 +114,9 @@ class Client:
                 return body
             except (OSError, http.client.HTTPException):
                 self.connection.close()
+                self.reconnected = True
+                with self.lock:
+                    self.load.reconnects += 1
                 if attempt == 2:
                     with self.lock:
                         self.load.errors += 1
@@ -115,10 +126,12 @@ class Client:
     def view(self, *paths: str) -> str:
         start = time.perf_counter()
         body = ""
+        self.reconnected = False
         for path in paths:
             body = self.get(path)
+        note = " (connection closed, opened again)" if self.reconnected else ""
         with self.lock:
-            self.load.times.append(time.perf_counter() - start)
+            self.load.add(time.perf_counter() - start, paths[-1] + note)
         return body
 
 
@@ -163,7 +176,7 @@ def ase_reader(client: Client, rng: random.Random, nrows: int, until: float) -> 
         sid = found.group(1)
         client.get(f"/update/{sid}/query/0/?query={quote(query)}")  # ... the table
         with client.lock:
-            client.load.times.append(time.perf_counter() - start)
+            client.load.add(time.perf_counter() - start, f"/default/ + {query}")
         client.view(f"/update/{sid}/sort/{sort}/")
         client.view(f"/update/{sid}/page/{int(page) - 1}/")
         client.view(f"/default/row/{rng.randint(1, nrows)}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -79,6 +80,9 @@ def app(
         check_project(flask_app.extensions["asr"].db, database)
     except (DatabaseOpenError, ConfigError) as err:
         raise click.ClickException(str(err)) from None
+    # A queue in front of busy threads is normal under load (it shows as
+    # latency); waitress would log a warning for every request that waits.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     try:
         server = create_server(
             flask_app, host=host, port=port, threads=threads, ident="asr app"

@@ -20,12 +20,14 @@ import io
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from ase.db.core import Database
+from ase.db.sqlite import SQLite3Database
 from flask import (
     Flask,
     Response,
@@ -42,11 +44,17 @@ from werkzeug.exceptions import HTTPException
 
 from .cache import OBJECT_ID, LRUCache, default_cache_dir, valid_figure
 from .config import PAGE_SIZES, AppConfig
-from .db import StatsCache, open_database
+from .db import StatsCache, file_version, open_database
 from .material import Material, build_material
 from .search import QUERY_ERRORS, QueryError, SearchState, run_search
+from .searchtable import SearchTables
 
 MAX_IDENT = 200
+#: What links leave unquoted in URL parameters and paths (as werkzeug does).
+URL_SAFE = "!$'()*,/:;@"
+#: Rendered pages kept in memory (by URL and database version); a search
+#: page is some 30 kB, a material page with many panels a few hundred.
+PAGES_CACHED = 384
 FORMULA = re.compile(r"^[A-Za-z0-9()]+$")
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -71,6 +79,10 @@ class Project:
     materials: LRUCache[tuple, Material]
     cache_dir: Path
     counts: LRUCache[tuple, int] = field(default_factory=lambda: LRUCache(4096))
+    pages: LRUCache[tuple, tuple[str, int]] = field(
+        default_factory=lambda: LRUCache(PAGES_CACHED)
+    )
+    tables: SearchTables | None = None
 
     def find_row(self, ident: str) -> Any:
         """The row with this id or unique id (data read lazily); 404 if none."""
@@ -118,6 +130,9 @@ def create_app(
         cache_dir=Path(cache_dir) if cache_dir else default_cache_dir(db_path),
     )
     project.stats.get()  # learn the keys now, not during the first search
+    if isinstance(db, SQLite3Database):
+        project.tables = SearchTables(db, project.cache_dir)
+        project.tables.get()  # and build the search table
     app = Flask(__name__)
     app.jinja_env.autoescape = True
     app.jinja_env.filters["formula"] = formula_html
@@ -152,8 +167,28 @@ def _add_routes(app: Flask, project: Project) -> None:
             err.code or 500,
         )
 
+    def cached(render: Callable[[], tuple[str, int]]) -> tuple[str, int]:
+        """A page as rendered before for this URL and version of the file.
+
+        Pages with an age (a column or a query) change with the clock and
+        are always rendered.
+        """
+        if b"age" in request.query_string:
+            return render()
+        key = (request.url, file_version(project.db))
+        page = project.pages.get(key)
+        if page is None:
+            page = render()
+            project.pages.put(key, page)
+        return page
+
     @app.route("/")
     def search():
+        if request.args.get("add"):
+            return search_page()
+        return cached(search_page)
+
+    def search_page() -> tuple[str, int]:
         stats = project.stats.get()
         state = SearchState.from_args(request.args, config, stats)
         added = request.args.get("add", "")
@@ -164,12 +199,27 @@ def _add_routes(app: Flask, project: Project) -> None:
         filters = config.choose_filters(stats)
         error, result, status = "", None, 200
         try:
-            result = run_search(project.db, state, config, stats, project.counts)
+            result = run_search(
+                project.db,
+                state,
+                config,
+                stats,
+                project.counts,
+                project.tables.get() if project.tables else None,
+            )
         except QueryError as err:
             error, status = str(err), 400
 
+        base = url_for("search")
+
         def link(**changes: Any) -> str:
-            return url_for("search", **state.params(config, **changes))
+            params = state.params(config, **changes)
+            return base + "?" + urlencode(params, safe=URL_SAFE) if params else base
+
+        prefix = url_for("material", ident="-")[:-1]
+
+        def material_url(ident: str) -> str:
+            return prefix + quote(ident, safe=URL_SAFE)
 
         addable = [
             (key, config.describe(key).label)
@@ -186,6 +236,7 @@ def _add_routes(app: Flask, project: Project) -> None:
             filters=filters,
             addable=addable,
             link=link,
+            material_url=material_url,
             page_sizes=PAGE_SIZES,
             permalink=url_for("search", _external=True, **state.params(config)),
         )
@@ -193,8 +244,11 @@ def _add_routes(app: Flask, project: Project) -> None:
 
     @app.route("/material/<ident>")
     def material(ident: str):
-        found = project.material(ident)
-        return render_template("material.html", project=project, m=found)
+        def render() -> tuple[str, int]:
+            found = project.material(ident)
+            return render_template("material.html", project=project, m=found), 200
+
+        return cached(render)
 
     @app.route("/material/<ident>/figure/<oid>/<name>")
     def figure(ident: str, oid: str, name: str):

@@ -1,4 +1,6 @@
-"""Caches: built material pages in memory (LRU), figures on disk.
+"""Caches: built material pages and rendered pages in memory (LRU), figures
+on disk. (The search table, a cache of the database's rows, has its own
+module: `searchtable.py`.)
 
 Figures are drawn once per Record revision into the row's cache folder
 (``<cache>/row-<id>-<hash>/<record oid>/``): drawn into a temporary folder,
@@ -54,6 +56,10 @@ class LRUCache(Generic[K, V]):
             self._items.move_to_end(key)
             while len(self._items) > self.maxsize:
                 self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
 
     def __len__(self) -> int:
         return len(self._items)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -27,6 +27,7 @@ from .cache import LRUCache
 from .config import PAGE_SIZES, SORTABLE_SPECIAL, SPECIAL_COLUMNS, AppConfig
 from .db import KeyStats, file_version
 from .numbers import format_value
+from .searchtable import SearchTable
 
 MAX_QUERY = 2000
 #: What ASE and SQLite raise for queries they cannot run.
@@ -203,26 +204,40 @@ def run_search(
     config: AppConfig,
     stats: KeyStats,
     counts: LRUCache[tuple, int] | None = None,
+    table: SearchTable | None = None,
 ) -> SearchResult:
     """Count and fetch one page of rows; bad queries raise `QueryError`.
 
-    Counts are kept in `counts` by selection and file version: sorting and
-    paging a result (most views) then cost one query, not two.
+    With a search `table` (an SQLite database) the search runs there, else
+    through ASE. Counts are kept in `counts` by selection and file version:
+    sorting and paging a result (most views) then cost one query, not two.
     """
     selection = state.selection(stats)
     try:
-        nrows = _count(db, selection, stats, counts)
+        if table is not None:
+            keys, cmps = parse_selection(selection)
+            nrows = _count(
+                db, selection, stats, counts, lambda: table.count(keys, cmps)
+            )
+        else:
+            nrows = _count(db, selection, stats, counts, lambda: db.count(selection))
         npages = max(1, -(-nrows // state.limit))
         page = min(state.page, npages)
-        rows = list(
-            db.select(
-                selection,
-                sort=state.sort or None,
-                limit=state.limit,
-                offset=(page - 1) * state.limit,
-                include_data=False,
+        offset = (page - 1) * state.limit
+        if table is not None:
+            rows: list[Any] = table.select(
+                keys, cmps, sort=state.sort, limit=state.limit, offset=offset
             )
-        )
+        else:
+            rows = list(
+                db.select(
+                    selection,
+                    sort=state.sort or None,
+                    limit=state.limit,
+                    offset=offset,
+                    include_data=False,
+                )
+            )
     except QUERY_ERRORS as err:
         raise QueryError(bad_query(state.query, err)) from None
     sortable = sortable_columns(stats)
@@ -235,7 +250,7 @@ def run_search(
         )
     result_rows = [
         ResultRow(
-            ident=row.get("unique_id") or str(row.id),
+            ident=row.get("unique_id") or str(row["id"] if table else row.id),
             cells=[
                 format_value(cell_value(row, key), config.describe(key).digits)
                 for key in state.columns
@@ -261,21 +276,31 @@ def _count(
     selection: list[Any],
     stats: KeyStats,
     counts: LRUCache[tuple, int] | None,
+    count: Callable[[], int],
 ) -> int:
     if not selection:
         return stats.nrows
     if counts is None:
-        return db.count(selection)
+        return count()
     key = (repr(selection), file_version(db))
     found = counts.get(key)
     if found is None:
-        found = db.count(selection)
+        found = count()
         counts.put(key, found)
     return found
 
 
 def cell_value(row: Any, key: str) -> Any:
-    """The value of a column for one row (None when it has none)."""
+    """The value of a column for one row (None when it has none).
+
+    `row` is an ASE row or a row of the search table (a dict).
+    """
+    if isinstance(row, dict):
+        if key == "age":
+            return float_to_time_string(now() - row["ctime"])
+        if key in SPECIAL_COLUMNS:
+            return row.get(key)
+        return row["key_value_pairs"].get(key)
     if key == "age":
         return float_to_time_string(now() - row.ctime)
     if key == "pbc":

@@ -36,6 +36,19 @@ def test_serves_a_database_with_waitress(project_db, tmp_path):
     assert "WARNING" not in server.output
 
 
+def test_a_busy_server_does_not_fill_the_terminal(project_db, tmp_path):
+    """What was seen: under load waitress logged "Task queue depth is N" for
+    each request that waited, hundreds of lines a second."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with serve(project_db, "--cache", str(tmp_path), "--threads", "1") as server:
+        urls = [f"{server.url}/?q=gap>{i / 100}" for i in range(40)]
+        with ThreadPoolExecutor(20) as pool:
+            assert all(page.startswith("<!doctype") for page in pool.map(get, urls))
+    assert "queue" not in server.output.lower()
+    assert server.output.strip().count("\n") <= 1  # the first line, Stopped.
+
+
 def test_default_cache_folder(ranked_db, tmp_path):
     env = {"XDG_CACHE_HOME": str(tmp_path / "xdg")}
     with serve(ranked_db, env=env) as server:

@@ -149,7 +149,8 @@ def test_figures_not_named_drawn_missing_or_failing(client):
     html = text(client.get("/material/sketch-uid"))
     assert "<img" in panel(html, "Sketch none")  # cached page: same as before
     again = client.application.extensions["asr"]
-    again.materials = type(again.materials)()
+    again.materials = type(again.materials)()  # as if both fell out of
+    again.pages = type(again.pages)()  # their caches
     html = text(client.get("/material/sketch-uid"))
     assert "<img" not in panel(html, "Sketch none")
 
