@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-SYSPKG := libxc-dev libopenblas-dev pkg-config postgresql chromium chromium-driver
+SYSPKG := libxc-dev libopenblas-dev pkg-config postgresql chromium chromium-driver openssh-server
 
 .PHONY: install demo test docs bench lint format clean
 

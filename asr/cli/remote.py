@@ -104,11 +104,7 @@ def serve(path: str) -> None:
     """Answer a peer on stdin/stdout (what ssh runs on the other side)."""
     from asr.core.transfer import select_heads
 
-    store = _remote.store_at(path)
-    try:
-        _remote.serve(store, sys.stdin.buffer, sys.stdout.buffer, select_heads)
-    finally:
-        store.close()
+    _remote.serve_path(path, sys.stdin.buffer, sys.stdout.buffer, select_heads)
 
 
 @click.command()

@@ -14,6 +14,7 @@ Records they depend on, each at its newest revision.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -72,11 +73,19 @@ def clone(
     if (folder / ".asr").exists():
         raise _remote.RemoteError(f"{folder} has a store already")
     _remote.parse_url(url)
-    store = init_store(folder)
     if not url.startswith("ssh://"):
         url = str(Path(url).expanduser().resolve())
-    _remote.add_remote(store, "origin", url)
-    return store, pull(store, "origin", selection)
+    made = not folder.exists()
+    store = init_store(folder)
+    try:
+        _remote.add_remote(store, "origin", url)
+        return store, pull(store, "origin", selection)
+    except BaseException:  # a clone that failed leaves nothing behind
+        store.close()
+        shutil.rmtree(store.root, ignore_errors=True)
+        if made:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
 
 
 def resolve(store: DiskStore, remote: str, uid: str, keep: str) -> Uid | None:

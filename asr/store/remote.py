@@ -308,6 +308,25 @@ def answer(endpoint: Endpoint, op: str, args: dict) -> Any:
     raise RemoteError(f"unknown request {op!r}")
 
 
+def serve_path(path: str, inp, out, select: Callable | None = None) -> None:
+    """`serve` the store at `path`; if there is none, say so in answer to
+    the first request (one line for the user on the other side)."""
+    try:
+        store = store_at(path)
+    except StoreError as err:
+        try:
+            read_message(inp)
+            write_message(out, {"error": str(err)})
+            out.flush()
+        except TransferError:
+            pass
+        return
+    try:
+        serve(store, inp, out, select)
+    finally:
+        store.close()
+
+
 def serve(store: DiskStore, inp, out, select: Callable | None = None) -> None:
     """Answer one peer's requests on `inp`/`out` until it says bye or goes.
 
