@@ -30,13 +30,12 @@ from typing import BinaryIO
 
 from . import codec
 from .errors import ObjectNotFoundError, RefConflictError, StoreError
-from .ids import ObjectId, Uid, hash_bytes
+from .ids import ObjectId, Uid, digest, hash_bytes
 from .objects import decode_object, record_header
 
 BUNDLE_MAGIC = b"ASRBUNDLE1\n"
 STREAM_FORMAT = 1
 PACK_BYTES = 64 << 20  # a receiver writes a pack at least this often
-MAX_FRAME = 1 << 36  # a longer frame is damage, not an object
 _OBJECT_ID_MARK = bytes([0xD8, codec.EXT_OBJECT_ID])
 
 Heads = dict[Uid, ObjectId]
@@ -50,23 +49,31 @@ class TransferError(StoreError):
 
 
 def write_frame(out: BinaryIO, data: bytes) -> None:
-    """One frame: its length (u64, little-endian), then its bytes."""
-    out.write(struct.pack("<Q", len(data)))
+    """One frame: its length (u64, little-endian), a check of the length
+    and one of the bytes (8 bytes of xxh3-128 each), then the bytes. A
+    damaged length is caught before the reader waits for bytes that never
+    come; a damaged body before it is decoded."""
+    size = struct.pack("<Q", len(data))
+    out.write(size + digest(size)[:8] + digest(data)[:8])
     out.write(data)
 
 
 def read_frame(inp: BinaryIO) -> bytes:
-    """The next frame; `TransferError` if the stream ends inside it."""
-    size = struct.unpack("<Q", _read_exact(inp, 8))[0]
-    if size > MAX_FRAME:
-        raise TransferError(f"damaged stream: a frame of {size} bytes")
-    return _read_exact(inp, size)
+    """The next frame; `TransferError` if it is damaged or cut short."""
+    header = _read_exact(inp, 24)
+    size = header[:8]
+    if digest(size)[:8] != header[8:16]:
+        raise TransferError("damaged stream: a frame's length fails its check")
+    data = _read_exact(inp, struct.unpack("<Q", size)[0])
+    if digest(data)[:8] != header[16:]:
+        raise TransferError("damaged stream: a frame fails its check")
+    return data
 
 
 def _read_exact(inp: BinaryIO, size: int) -> bytes:
     parts, left = [], size
     while left:
-        chunk = inp.read(left)
+        chunk = inp.read(min(left, 1 << 24))
         if not chunk:
             raise TransferError("the stream ended early (the other side stopped?)")
         parts.append(chunk)
