@@ -143,3 +143,118 @@ def test_stream_damaged_in_flight(tmp_path, local_ssh, monkeypatch, how):
     transfer.pull(b, "origin")
     assert heads(b) == heads(a)
     assert_clean(a, b)
+
+
+def test_receiving_remote_killed_during_push(tmp_path, local_ssh, monkeypatch):
+    project(tmp_path / "a", ["small"])
+    url = f"ssh://localhost{tmp_path / 'a'}"
+    b, _ = transfer.clone(url, tmp_path / "b")
+    a = remote_.store_at(tmp_path / "a")
+    big = big_project(tmp_path / "big")
+    transfer.bundle_create(big, tmp_path / "big.bundle")
+    transfer.unbundle(b, tmp_path / "big.bundle")  # b now has more to push
+    pidfile = tmp_path / "receiver.pid"
+    monkeypatch.setenv("ASR_TEST_PIDFILE", str(pidfile))
+    rng = random.Random(7)
+    failed = 0
+    for delay in sorted(rng.uniform(0.3, 1.0) for _ in range(4)):
+        pidfile.unlink(missing_ok=True)
+        before = heads(a)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "asr.cli.main", "push"],
+            cwd=tmp_path / "b",
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        time.sleep(delay)
+        if pidfile.exists():
+            try:
+                os.kill(int(pidfile.read_text()), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        _out, err = process.communicate(timeout=120)
+        if process.returncode:
+            failed += 1
+            assert err.decode().startswith("Error: "), err
+        check_after_failure(b, a, before)
+    assert failed
+    monkeypatch.delenv("ASR_TEST_PIDFILE")
+    transfer.push(b, "origin")
+    assert heads(a) == heads(b)
+    assert_clean(a, b)
+
+
+WRITER = """
+import sys
+from pathlib import Path
+from asr.core import use_store
+from asr.store import open_store
+from tests.remote.project import use
+folder = Path(sys.argv[1])
+with use_store(open_store(folder)):
+    i = 0
+    while not (folder / "stop").exists():
+        use(f"local {i}")
+        (folder / "started").touch()
+        i += 1
+print(i)
+"""
+
+
+def test_pull_while_another_process_writes(tmp_path):
+    a = big_project(tmp_path / "a")
+    b, _ = transfer.clone(str(tmp_path / "a"), tmp_path / "b", ["text=nothing*"])
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(tmp_path / "b")],
+        env={**os.environ, "PYTHONPATH": f"{REPO}"},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    while not (tmp_path / "b" / "started").exists():
+        assert writer.poll() is None
+        time.sleep(0.05)
+    transfer.pull(b, "origin")
+    (tmp_path / "b" / "stop").touch()
+    written = int(writer.communicate(timeout=120)[0])
+    assert writer.returncode == 0 and written > 1
+    got = heads(b)
+    assert len(got) == len(heads(a)) + 2 * written
+    assert {u: o for u, o in got.items() if u in heads(a)} == heads(a)
+    assert_clean(a, b)
+
+
+GC_LOOP = """
+import sys
+from pathlib import Path
+from asr.store import open_store
+from asr.store.pack import gc
+folder = Path(sys.argv[1])
+store = open_store(folder)
+n = 0
+while not (folder / "stop").exists():
+    gc(store, background=False)
+    (folder / "started").touch()
+    n += 1
+print(n)
+"""
+
+
+def test_push_to_a_store_gc_is_packing(tmp_path):
+    a = project(tmp_path / "a", ["x"])
+    b, _ = transfer.clone(str(tmp_path / "a"), tmp_path / "b")
+    add(b, [f"new {i}" for i in range(20)])
+    gc_loop = subprocess.Popen(
+        [sys.executable, "-c", GC_LOOP, str(tmp_path / "a")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    while not (tmp_path / "a" / "started").exists():
+        assert gc_loop.poll() is None
+        time.sleep(0.05)
+    for i in range(3):
+        add(b, [f"more {i}"])
+        transfer.push(b, "origin")
+    (tmp_path / "a" / "stop").touch()
+    assert int(gc_loop.communicate(timeout=120)[0]) > 1
+    assert heads(a) == heads(b)
+    assert_clean(a, b)
