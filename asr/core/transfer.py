@@ -3,7 +3,7 @@
 `asr.store.transfer` and `asr.store.remote` move bytes and ids; this module
 adds what only Records know: a selection (`name=asr.gs folder=tree/MoS2`, as
 `asr cache ls` takes it) brings the selected Records and, transitively, the
-Records they depend on, each at its newest revision.
+Records they depend on, each at its newest revision::
 
     from asr.core import transfer
     transfer.clone("ssh://cluster/home/me/project", "project")
