@@ -48,6 +48,18 @@ def select_heads(store: BaseStore, words: Sequence[str]) -> dict[Uid, ObjectId]:
     return heads
 
 
+def duplicates(store: BaseStore) -> set[Uid]:
+    """Records whose head has the exact index key of another Record's head:
+    the same call made on two machines, both kept after a pull. A lookup
+    takes the one with the smallest uid (`BaseStore.find` sorts by uid)."""
+    by_key: dict[bytes, list[Uid]] = {}
+    for uid, obj in store.heads():
+        terms = obj.index
+        if terms is not None:
+            by_key.setdefault(terms.exact, []).append(uid)
+    return {u for uids in by_key.values() if len(uids) > 1 for u in uids}
+
+
 def fetch(store: DiskStore, remote: str = "origin", selection: Sequence[str] = ()):
     """Bring the remote's (selected) Records' objects here and remember its
     heads; your refs do not move (see `pull`)."""

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from asr.core import transfer
+from asr.core import transfer, use_store
 from asr.store import init_store
 from asr.store import remote as remote_
 
 from .conftest import assert_clean, revise, run
-from .project import add, heads, project
+from .project import add, heads, project, use
 
 
 @pytest.fixture
@@ -171,3 +171,25 @@ def test_remote_errors(tmp_path, monkeypatch, args, message):
 def test_clone_of_no_store_is_an_error(tmp_path):
     with pytest.raises(remote_.RemoteError, match="no ASR store"):
         transfer.clone(str(tmp_path / "nothing"), tmp_path / "b")
+
+
+def test_same_call_made_on_two_machines_is_kept_twice(tmp_path, monkeypatch):
+    a = project(tmp_path / "a", ["x"])
+    b = project(tmp_path / "b", ["x", "y"])  # the same calls, made independently
+    remote_.add_remote(b, "a", str(tmp_path / "a"))
+    assert len(transfer.pull(b, "a").refs.created) == 2
+    assert len(heads(b)) == 6
+    twice = transfer.duplicates(b)
+    assert twice == set(heads(a)) | {
+        u for u, o in heads(b).items() if b.get(o).payload["arguments"]["text"] == "x"
+    }
+    # The lookup is the same on every machine: the smallest uid.
+    with use_store(b):
+        found = use("x")
+    same = [u for u in twice if b.head(u).payload["name"] == "test.remote.use"]
+    assert found.uid == min(same)
+    monkeypatch.chdir(tmp_path / "b")
+    listed = run("cache", "ls", "--duplicates").output
+    assert "4 records" in listed
+    listed = run("cache", "ls", "--duplicates", "name=test.remote.use").output
+    assert "2 records" in listed
