@@ -31,7 +31,7 @@ from typing import BinaryIO
 from . import codec
 from .errors import ObjectNotFoundError, RefConflictError, StoreError
 from .ids import ObjectId, Uid, digest, hash_bytes
-from .objects import decode_object, record_header
+from .objects import StoredObject, decode_object, record_header
 
 BUNDLE_MAGIC = b"ASRBUNDLE1\n"
 STREAM_FORMAT = 1
@@ -98,8 +98,10 @@ def read_message(inp: BinaryIO) -> object:
 def object_references(data: bytes) -> list[ObjectId]:
     """The ids an object's verified bytes name: its parent and every id in
     its payload (File blobs, dependencies), as `fsck` follows them."""
+    if _OBJECT_ID_MARK not in data:  # no id anywhere, not even a parent
+        return []
     obj = decode_object(hash_bytes(data), data)
-    found = codec.references(obj.payload) if _OBJECT_ID_MARK in data else []
+    found = codec.references(obj.payload)
     if obj.kind == "record" and obj.parent is not None:
         found.append(ObjectId(obj.parent))
     return found
@@ -166,14 +168,15 @@ class Endpoint:
         return dict(self.store.iter_refs())
 
     def references(self, ids: list[ObjectId]) -> dict[ObjectId, list[ObjectId]]:
-        return {ObjectId(o): object_references(self.store.get_raw(o)) for o in ids}
+        get = self.store.get_bytes  # verified; decoded only if it names ids
+        return {ObjectId(o): object_references(get(o)) for o in ids}
 
     def lacks(self, ids: list[ObjectId]) -> list[ObjectId]:
         return [ObjectId(o) for o in ids if not self.store.has(o)]
 
     def objects(self, ids: list[ObjectId]) -> Iterator[bytes]:
         for oid in ids:
-            yield self.store.get_raw(oid)
+            yield self.store.get_bytes(oid)  # verified here, decoded there
 
     def receive(self, objects: Iterable[bytes]) -> int:
         return receive_objects(self.store, objects)
@@ -298,8 +301,10 @@ def relation(store, ours: ObjectId | None, theirs: ObjectId) -> str:
     return "diverged"
 
 
-def check_heads(store, heads: Heads) -> None:
-    """Every head is here and is a revision of its uid, or `TransferError`."""
+def check_heads(store, heads: Heads) -> dict[Uid, StoredObject]:
+    """Every head is here and is a revision of its uid, or `TransferError`.
+    Returns the heads read."""
+    found = {}
     for uid, oid in heads.items():
         try:
             obj = store.get(oid)
@@ -307,6 +312,8 @@ def check_heads(store, heads: Heads) -> None:
             raise TransferError(f"head {oid} of {uid} did not arrive") from None
         if obj.kind != "record" or obj.uid != uid:
             raise TransferError(f"{oid} is not a revision of {uid}")
+        found[uid] = obj
+    return found
 
 
 def apply_heads(store, heads: Heads, leases: Heads | None = None) -> RefOutcome:
@@ -320,7 +327,7 @@ def apply_heads(store, heads: Heads, leases: Heads | None = None) -> RefOutcome:
     """
     heads = {Uid(u): ObjectId(o) for u, o in heads.items()}
     leases = {Uid(u): ObjectId(o) for u, o in (leases or {}).items()}
-    check_heads(store, heads)
+    objects = check_heads(store, heads)
     outcome = RefOutcome()
     new = []
     for uid, theirs in heads.items():
@@ -342,16 +349,43 @@ def apply_heads(store, heads: Heads, leases: Heads | None = None) -> RefOutcome:
         else:
             outcome.diverged.append(uid)
     if new:
-        with store.bulk() as writer:
-            for uid, oid in new:
-                try:
-                    writer.set_ref(uid, oid)
-                except RefConflictError:
-                    outcome.conflicts.append(uid)
-                    continue
-                outcome.created.append(uid)
-        store.refresh()
+        _create_refs(store, [(uid, objects[uid]) for uid, _oid in new], outcome)
     return outcome
+
+
+def _create_refs(store, new: list[tuple[Uid, StoredObject]], outcome) -> None:
+    """Refs of uids this store did not have: in a `DiskStore`, one index
+    segment and then one packed-refs table (the commit point), as a bulk
+    import writes them; one by one elsewhere, and for a uid that has a
+    tombstone (a loose ref hides a packed one)."""
+    from .disk import DiskStore, index_segment
+
+    batch = []
+    for uid, obj in new:
+        if isinstance(store, DiskStore) and not store._ref_path(uid).exists():
+            batch.append((uid, obj))
+            continue
+        try:
+            store.set_ref(uid, obj.oid, None)
+        except RefConflictError:
+            outcome.conflicts.append(uid)
+            continue
+        outcome.created.append(uid)
+    if batch:
+        from . import tables
+        from .pack import write_packed_refs
+
+        exact, shape = [], []
+        for uid, obj in batch:
+            terms = obj.index
+            if terms is not None:
+                exact.append((terms.exact, uid))
+                shape.append((terms.shape, uid, terms.floats))
+        if exact:
+            tables.save(index_segment(exact, shape), store.index_dir / "packed")
+        write_packed_refs(store, {uid: obj.oid for uid, obj in batch})
+        store.refresh()
+        outcome.created += [uid for uid, _obj in batch]
 
 
 def keep_both(store, uid: Uid, theirs: ObjectId) -> Uid:

@@ -193,3 +193,13 @@ def test_same_call_made_on_two_machines_is_kept_twice(tmp_path, monkeypatch):
     assert "4 records" in listed
     listed = run("cache", "ls", "--duplicates", "name=test.remote.use").output
     assert "2 records" in listed
+
+
+def test_a_record_forgotten_here_comes_back_with_a_pull(pair):
+    a, b, _ = pair
+    uid = next(iter(heads(b)))
+    b.delete_ref(uid)  # a tombstone: it would hide a packed ref
+    assert uid not in heads(b)
+    assert uid in transfer.pull(b, "origin").refs.created
+    assert heads(b) == heads(a)
+    assert_clean(b)
