@@ -6,7 +6,8 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SYSPKG := libxc-dev libopenblas-dev pkg-config postgresql chromium chromium-driver \
-          libopenmpi-dev openmpi-bin libfftw3-dev libscalapack-openmpi-dev
+          libopenmpi-dev openmpi-bin libfftw3-dev libscalapack-openmpi-dev \
+          openssh-server
 # GPAW is built the way clusters run it (MPI, FFTW, ScaLAPACK); see the file
 # for how to point it at a cluster's own MPI and BLAS.
 GPAW_CONFIG ?= $(CURDIR)/gpaw-siteconfig.py

@@ -14,7 +14,12 @@ from .render import to_json
 @click.command()
 @click.argument("selection", nargs=-1)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-def ls(selection: tuple[str, ...], fmt: str) -> None:
+@click.option(
+    "--duplicates",
+    is_flag=True,
+    help="Only Records made twice with the same arguments (e.g. on two machines).",
+)
+def ls(selection: tuple[str, ...], fmt: str, duplicates: bool) -> None:
     """List records: `asr cache ls name=asr.g* folder=tree/* 'ecut>=500'`.
 
     Keys: name, version, uid, revision, folder, created, or an argument,
@@ -22,7 +27,13 @@ def ls(selection: tuple[str, ...], fmt: str) -> None:
     Operators: = != < > <= >= (quote < and > for the shell); `*` and `?`
     are wildcards; numbers compare as numbers, `created` as a date/time.
     """
-    records = select_records(open_store(), selection)
+    store = open_store()
+    records = select_records(store, selection)
+    if duplicates:
+        from asr.core.transfer import duplicates as _duplicates
+
+        twice = _duplicates(store)
+        records = [r for r in records if r.uid in twice]
     if fmt == "json":
         rows = [
             {

@@ -42,6 +42,12 @@ COMMANDS = {
     "database": "asr.cli.database:database",
     "app": "asr.cli.app:app",
     "workflow": "asr.cli.workflow:workflow",
+    "remote": "asr.cli.remote:remote",
+    "clone": "asr.cli.remote:clone",
+    "fetch": "asr.cli.remote:fetch",
+    "pull": "asr.cli.remote:pull",
+    "push": "asr.cli.remote:push",
+    "bundle": "asr.cli.remote:bundle",
 }
 
 VERBOSE_FLAGS = ("-v", "--verbose")

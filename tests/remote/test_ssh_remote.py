@@ -1,0 +1,87 @@
+"""Clone, pull and push through a real ssh connection to a private sshd."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from asr.core import transfer
+from asr.store import remote as remote_
+
+from .conftest import assert_clean, revise
+from .project import add, heads, project
+from .sshd import Sshd, available
+
+pytestmark = pytest.mark.skipif(not available(), reason="needs openssh-server")
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory):
+    with Sshd(tmp_path_factory.mktemp("sshd")) as server:
+        yield server
+
+
+@pytest.fixture
+def over_ssh(sshd, monkeypatch):
+    for key, value in sshd.environ().items():
+        monkeypatch.setenv(key, value)
+    return sshd
+
+
+def test_clone_pull_push_over_ssh(over_ssh, tmp_path):
+    a = project(tmp_path / "a", ["x", "y"])
+    url = over_ssh.url(tmp_path / "a")
+    b, report = transfer.clone(url, tmp_path / "b")
+    assert heads(b) == heads(a) and report.objects == 6
+    assert remote_.remotes(b) == {"origin": url}
+    add(a, ["z"])
+    assert transfer.pull(b, "origin", ["name=test.remote.use", "text=z"]).objects == 3
+    assert heads(b) == heads(a)
+    add(b, ["w"])
+    revise(b, next(iter(heads(b))), "on b")
+    report = transfer.push(b, "origin")
+    assert report.objects == 4 and len(report.refs.created) == 2
+    assert heads(a) == heads(b)
+    assert_clean(a, b)
+
+
+def test_divergence_over_ssh(over_ssh, tmp_path):
+    a = project(tmp_path / "a", ["x"])
+    b, _ = transfer.clone(over_ssh.url(tmp_path / "a"), tmp_path / "b")
+    uid = next(iter(heads(a)))
+    revise(a, uid, "on a")
+    ours = revise(b, uid, "on b")
+    assert transfer.push(b, "origin").refs.diverged == [uid]
+    transfer.fetch(b, "origin")
+    transfer.resolve(b, "origin", uid, "ours")
+    assert transfer.push(b, "origin").refs.replaced == [uid]
+    assert heads(a)[uid] == ours
+    assert_clean(a, b)
+
+
+def test_cli_clone_over_ssh(over_ssh, tmp_path):
+    project(tmp_path / "a", ["x"])
+    done = subprocess.run(
+        [sys.executable, "-m", "asr.cli.main", "clone", over_ssh.url(tmp_path / "a")],
+        cwd=tmp_path / "..",
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Cloned 2 Records (3 objects) into a" in done.stdout
+
+
+def test_missing_remote_store_is_one_error_line(over_ssh, tmp_path):
+    (tmp_path / "here").mkdir()
+    done = subprocess.run(
+        [sys.executable, "-m", "asr.cli.main", "clone", over_ssh.url(tmp_path / "no")],
+        cwd=tmp_path / "here",
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1
+    lines = done.stderr.splitlines()
+    assert lines[-1].startswith("Error: ") and "no ASR store" in lines[-1], done.stderr
+    assert not (tmp_path / "here" / "no").exists()  # a failed clone leaves nothing
