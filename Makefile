@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SYSPKG := libxc-dev libopenblas-dev pkg-config postgresql chromium chromium-driver \
           libopenmpi-dev openmpi-bin libfftw3-dev libscalapack-openmpi-dev \
-          openssh-server
+          openssh-server rsync
 # GPAW is built the way clusters run it (MPI, FFTW, ScaLAPACK); see the file
 # for how to point it at a cluster's own MPI and BLAS.
 GPAW_CONFIG ?= $(CURDIR)/gpaw-siteconfig.py
@@ -67,6 +67,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/webapp.py
 	$(PY) benchmarks/workflow.py
 	$(PY) benchmarks/mpi.py
+	$(PY) benchmarks/transfer.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check asr tests benchmarks
