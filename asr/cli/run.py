@@ -99,7 +99,8 @@ def run(ctx: click.Context, command: tuple[str, ...]) -> None:
         with live_status(instr.name):
             record = instr(**kwargs)
     except ValueError as err:
-        raise RecipeError(f"{instr.name}: {err}") from err
+        notes = " ".join(getattr(err, "__notes__", ()))  # e.g. which MPI rank
+        raise RecipeError(f"{instr.name}: {err} {notes}".rstrip()) from err
     out = console()
     out.print(f"[bold]{instr.name}[/bold] record {record.uid} revision {record.oid}")
     metadata = record.metadata

@@ -137,6 +137,10 @@ def lattice_polarizability(
 ) -> np.ndarray:
     """α(ω) (frequency, i, j) for mode charges and energies in meV; `measure`
     is the cell volume over the non-periodic length (Å³ or Å²)."""
+    # Modes without a charge (the acoustic ones at Γ) add nothing; left in,
+    # a mode of exactly zero energy would make 0/0 at ω = 0.
+    active = np.abs(charges).sum(axis=1) > 0
+    charges, energies = charges[active], energies[active]
     omega_m = np.abs(energies) * 1e-3 / HBAR
     omega_w = np.asarray(frequencies) * 1e-3 / HBAR
     gamma = eta * 1e-3 / HBAR
