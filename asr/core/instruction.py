@@ -102,10 +102,11 @@ class Instruction:
             lambda: store.find(terms.exact),
             lambda: store.find_similar(terms.shape, terms.floats, self.rtol, self.atol),
         )
-        for search in searches:  # the tolerance search only after an exact miss
-            for obj in search():
-                if Record.is_record(obj):
-                    return Record.from_stored(obj)
+        with store.one_view():  # one read of the logs for both searches
+            for search in searches:  # the tolerance search only after an exact miss
+                for obj in search():
+                    if Record.is_record(obj):
+                        return Record.from_stored(obj)
         return None
 
     def __call__(self, *args, **kwargs) -> Record:

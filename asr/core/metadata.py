@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import socket
@@ -32,15 +33,20 @@ def versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
     return dict(_cache[extra])
 
 
+# Resolving links costs a system call per path component, on every call;
+# folders do not move under a running process.
+_realpath = functools.lru_cache(maxsize=256)(os.path.realpath)
+
+
 def directory_in(store_root: str | os.PathLike | None) -> str:
     """The working folder, relative to the store's folder when inside it.
 
     Records note where they were made: `asr database fromtree` groups the
     Records of a tree of material folders by it.
     """
-    cwd = os.path.realpath(os.getcwd())
+    cwd = _realpath(os.getcwd())
     if store_root is not None:
-        top = os.path.dirname(os.path.realpath(store_root))
+        top = os.path.dirname(_realpath(os.fspath(store_root)))
         if cwd == top or cwd.startswith(top + os.sep):
             return os.path.relpath(cwd, top)
     return cwd

@@ -33,6 +33,7 @@ class MPILaunchError(Exception):
     """Started by an MPI launcher, but no MPI world can be made here."""
 
 
+@functools.cache  # a launcher's variables are set before the process starts
 def launched_by_mpi() -> bool:
     """True if an MPI launcher (mpiexec, mpirun, srun) started this process."""
     return any(name in os.environ for name in LAUNCHER_VARIABLES)

@@ -9,6 +9,7 @@ compare-and-swap, index entries, and named locks. `MemoryStore` and
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import warnings
@@ -227,6 +228,11 @@ class BaseStore(ABC):
 
     def refresh(self) -> None:  # noqa: B027 - optional for backends
         """Forget cached listings, to see other processes' latest writes."""
+
+    @contextlib.contextmanager
+    def one_view(self) -> Iterator[None]:
+        """Index searches inside share one look at the store (see DiskStore)."""
+        yield
 
     # -- objects ------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from operator import itemgetter
@@ -141,6 +142,7 @@ class DiskStore(BaseStore):
         self._segments = tables.TableCache(self.index_dir / "packed")
         self._pack_fds: dict[str, int] = {}
         self._batch_tables: dict[str, tables.Table] = {}  # see refbatch.py
+        self._view = threading.local()  # see `one_view`
         self.durable = True
 
     def __repr__(self) -> str:
@@ -498,15 +500,35 @@ class DiskStore(BaseStore):
         frame = log.encode_frame(uid=uid, terms=terms)
         self._log_writer.append(frame, durable=self.durable)
 
+    @contextlib.contextmanager
+    def one_view(self) -> Iterator[None]:
+        """Read the logs once; the index searches inside share that view.
+
+        A cache lookup asks for the exact key, then for the tolerance
+        bucket: both answer from one refresh instead of one each.
+        """
+        depth = getattr(self._view, "depth", 0)
+        if not depth:
+            self._log.refresh()
+        self._view.depth = depth + 1
+        try:
+            yield
+        finally:
+            self._view.depth = depth
+
+    def _refresh_index(self) -> None:
+        if not getattr(self._view, "depth", 0):
+            self._log.refresh()
+
     def _index_exact(self, key):
-        self._log.refresh()
+        self._refresh_index()
         found = set(self._log.exact.get(key, ()))
         for table, row in self._segments.find(key):
             found.add(Uid(table.columns["uid"][row].tobytes()))
         return found
 
     def _index_shape(self, shape):
-        self._log.refresh()
+        self._refresh_index()
         uids: list[Uid] = []
         vectors: list[np.ndarray] = []
         for uid, floats in self._log.shape_entries(shape):
@@ -519,7 +541,7 @@ class DiskStore(BaseStore):
         return uids, vectors
 
     def _shape_blocks(self, shape, length):
-        self._log.refresh()
+        self._refresh_index()
         block = self._log.shape_block(shape, length)
         if block is not None:
             yield block
