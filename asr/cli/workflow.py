@@ -1,4 +1,4 @@
-"""`asr workflow run|status|local`: MyQueue workflows of instructions.
+"""`asr workflow run|status|estimate|local`: MyQueue workflows of instructions.
 
 ``asr workflow run workflow.py tree/*/ --local`` is ``mq workflow`` repeated
 until nothing more can be submitted, on a local scheduler it starts and
@@ -9,6 +9,7 @@ with SLURM, PBS or LSF. See docs/workflows.md.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from pathlib import Path
 
@@ -132,6 +133,89 @@ def status(script: Path, folders: tuple[Path, ...], show_all: bool) -> None:
     if attempts:
         console().print(_failures_table(attempts))
     console().print(_summary(rows))
+
+
+@workflow.command("estimate")
+@click.argument("name", required=False)
+@click.option(
+    "--margin", type=float, default=2.0, show_default=True, help="Times the estimate."
+)
+@click.option(
+    "--floor", default="10m", show_default=True, help="Least wall time asked for."
+)
+@click.option("--records", is_flag=True, help="One row per Record.")
+def estimate(name: str | None, margin: float, floor: str, records: bool) -> None:
+    """Wall-time fits of the store's Records (of instruction NAME), and how
+    well each Record's time is predicted from the others (leave-one-out).
+
+    A ratio is predicted / measured time; "hit" counts the Records that
+    would have run out of the wall time resources="auto" asks for.
+    """
+    from myqueue.resources import T
+
+    from asr.workflow import estimate as est
+
+    from .common import open_store
+
+    try:
+        floor_seconds = T(floor)
+    except (KeyError, ValueError):
+        raise click.BadParameter(f"{floor!r} (use e.g. 30s, 10m, 2h)") from None
+    found = est.examples(open_store(), name)
+    if not found:
+        raise WorkflowError(
+            f"no Records of {name} with a wall time in the store"
+            if name
+            else "no Records with a wall time in the store"
+        )
+    fits = Table("instruction", "Records", "wall time", "scatter")
+    fits.title = "fits: ln(time) least squares on ln(features)"
+    summary = Table(
+        "instruction", "predicted", "median", "lowest", "highest", "hit limit"
+    )
+    summary.title = (
+        f"predicted / measured, each Record from the others "
+        f"(margin {margin:g}x, floor {floor})"
+    )
+    rows = Table("instruction", "uid", "features", "measured", "predicted", "ratio")
+    for instruction in sorted(found):
+        group = found[instruction]
+        model = est.fit(instruction, group)
+        fits.add_row(
+            Text(instruction),
+            Text(str(len(group))),
+            Text(model.formula() if model else f"too few (< {est.MIN_EXAMPLES})"),
+            Text(f"x{math.exp(model.spread):.2f}" if model else ""),
+        )
+        checks = est.leave_one_out(group, margin, floor_seconds)
+        h = est.honesty(instruction, checks)
+        summary.add_row(
+            Text(instruction),
+            Text(f"{h.predicted} of {h.examples}"),
+            Text(_ratio(h.median_ratio)),
+            Text(_ratio(h.lowest_ratio)),
+            Text(_ratio(h.highest_ratio)),
+            Text(str(h.hits), style="red" if h.hits else ""),
+        )
+        for c in sorted(checks, key=lambda c: c.example.wall_time):
+            items = sorted(c.example.features.items())
+            feats = " ".join(f"{k}={v:g}" for k, v in items)
+            rows.add_row(
+                Text(instruction),
+                Text(c.example.uid[:12]),
+                Text(feats),
+                Text(f"{c.example.wall_time:.3g} s"),
+                Text(f"{c.predicted:.3g} s" if c.predicted is not None else "-"),
+                Text(_ratio(c.ratio), style="red" if c.hit_limit else ""),
+            )
+    console().print(fits)
+    if records:
+        console().print(rows)
+    console().print(summary)
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 @workflow.group("local")

@@ -55,7 +55,7 @@ from .taskfiles import (
 )
 
 TASK_MODULE = "asr.workflow.task"
-RESERVED = ("resources", "deps", "handlers")
+RESERVED = ("resources", "deps", "handlers", "fallback")
 RESOURCE_KEYS = ("cores", "tmax", "processes", "nodename", "restart", "weight")
 
 
@@ -176,6 +176,7 @@ class _Collection:
     roots: dict[Path, Path] = field(default_factory=dict)
     resolver: Resolver = field(default_factory=Resolver)
     trace: list | None = None
+    estimators: dict[Path, Any] = field(default_factory=dict)
 
 
 _state = _Collection()
@@ -211,6 +212,7 @@ def run(
     resources: str | dict[str, Any] | None = None,
     deps: Sequence[Handle] = (),
     handlers: dict[str, list[str]] | None = None,
+    fallback: str | dict[str, Any] | None = None,
     **kwargs: Any,
 ) -> Handle:
     """Call instruction `recipe` as a MyQueue task (see the module docstring).
@@ -218,8 +220,11 @@ def run(
     `resources` is a MyQueue resource string (``"8:2h"``: 8 cores for two
     hours; ``"40:xeon40:1d"``) or a dict with `cores`, `tmax`, `processes`,
     `nodename`, `restart`, `weight`; MyQueue's ``with resources(...)``
-    gives defaults. `deps` adds dependencies on tasks whose results are not
-    arguments (e.g. a recipe that reads the ground state itself).
+    gives defaults. ``resources="auto"`` asks for the wall time estimated
+    from the store's Records of the instruction (see `estimate`), with the
+    cores of `fallback`, which is used whole while the store has too few.
+    `deps` adds dependencies on tasks whose results are not arguments
+    (e.g. a recipe that reads the ground state itself).
     `handlers` overrides the recipe's handler policy for failures, class by
     class (``{"scf": ["iterations"], "bands": []}``; see `healing`).
     """
@@ -231,6 +236,8 @@ def run(
             )
     if handlers is not None:
         check_policy(handlers)
+    if fallback is not None and resources != "auto":
+        raise WorkflowError('fallback= goes with resources="auto"')
     arguments = instr.arguments(*args, **kwargs)
     folder = Path.cwd()
     if not _collecting():
@@ -268,7 +275,7 @@ def run(
         args=[loader_name(instr), str(path.relative_to(folder))],
         name=name,
         deps=[h.task for h in waits_for.values() if h.task is not None],
-        **_resources(resources),
+        **_chosen_resources(instr, form, store, resources, fallback),
     )
     handle = Handle(
         instr, name, folder, task=task, file=path, terms=None if waits_for else terms
@@ -376,6 +383,26 @@ def _pending_twin(
             if instr.terms(arguments).exact == terms.exact:
                 return path
     return None
+
+
+def _chosen_resources(
+    instr: Instruction,
+    arguments: dict[str, Any],
+    store: BaseStore,
+    resources: str | dict[str, Any] | None,
+    fallback: str | dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The resources to submit with; ``"auto"``: estimated from the store."""
+    if resources != "auto":
+        return _resources(resources)
+    from .estimate import Estimator
+
+    estimator = _state.estimators.get(store.root)
+    if estimator is None:
+        estimator = _state.estimators[store.root] = Estimator(store)
+    defaults = mq.runner.resource_kwargs  # MyQueue's, or `with resources(...)`
+    cores = defaults.get("processes") or defaults.get("cores") or 1
+    return estimator.resources(instr.name, arguments, _resources(fallback), cores)
 
 
 def _resources(resources: str | dict[str, Any] | None) -> dict[str, Any]:

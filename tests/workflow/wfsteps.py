@@ -67,3 +67,11 @@ def flaky_scf(atoms: Atoms, calculator: dict) -> float:
 
         raise KohnShamConvergenceError("injected: SCF not converged")
     return energy.function(atoms)
+
+
+@instruction("test.wf.grow")
+def grow(atoms: Atoms, calculator: dict | None = None) -> float:
+    """EMT energy, taking 20 ms per atom more (a cost that grows with size,
+    for the resource estimates)."""
+    time.sleep(0.02 * len(atoms))
+    return energy.function(atoms)
