@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -42,3 +44,9 @@ def mpiexec(
     return subprocess.run(
         command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
     )
+
+
+def json_objects(text: str) -> list[dict]:
+    """The JSON objects the ranks printed: mpiexec forwards each rank's
+    output as it comes, so two ranks' lines may run together."""
+    return [json.loads(match) for match in re.findall(r"\{[^{}]*\}", text)]

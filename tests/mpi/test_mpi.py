@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from mpihelpers import mpiexec
+from mpihelpers import json_objects, mpiexec
 
 from asr.core.cache import all_records
 from asr.store import open_store
@@ -31,7 +31,7 @@ def records(folder) -> list:
 def test_a_call_runs_on_every_rank_and_is_stored_once(folder, launch):
     first = mpiexec(*LAUNCHES[launch], cwd=folder)
     assert first.returncode == 0, first.stderr
-    lines = [json.loads(line) for line in first.stdout.splitlines()]
+    lines = json_objects(first.stdout)
     assert sorted(line["rank"] for line in lines) == [0, 1]
     assert len({line["uid"] for line in lines}) == 1  # the same Record on both
     assert all(line["ranks"] == 2 for line in lines)
@@ -44,9 +44,7 @@ def test_a_call_runs_on_every_rank_and_is_stored_once(folder, launch):
     again = mpiexec(*LAUNCHES[launch], cwd=folder)
     assert again.returncode == 0, again.stderr
     assert not list(folder.glob("ran-on-rank-*"))  # a hit on both ranks
-    assert {json.loads(line)["uid"] for line in again.stdout.splitlines()} == {
-        lines[0]["uid"]
-    }
+    assert {line["uid"] for line in json_objects(again.stdout)} == {lines[0]["uid"]}
     assert len(records(folder)) == 1
     assert not list((folder / ".asr" / "locks").iterdir())
     assert fsck(open_store(folder)).ok
