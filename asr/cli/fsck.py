@@ -57,6 +57,13 @@ def fsck(ctx: click.Context, repair: bool) -> None:
             " a writer was killed while appending)",
             soft_wrap=True,
         )
+    if report.tableless_packs:
+        out.print(
+            f"{len(report.tableless_packs)} packs without a table (harmless: a"
+            " writer was killed before it wrote the table; `asr fsck --repair`"
+            " indexes them)",
+            soft_wrap=True,
+        )
     if report.ahead:
         out.print(
             f"{len(report.ahead)} revisions newer than their ref (harmless: a"

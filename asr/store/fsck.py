@@ -63,6 +63,7 @@ class FsckReport:
     behind: dict[Uid, ObjectId] = field(default_factory=dict)  # uid -> its ref
     lost_refs: list[Uid] = field(default_factory=list)
     missing_from_index: list[Uid] = field(default_factory=list)
+    tableless_packs: list[Path] = field(default_factory=list)  # notes
     repaired: list[str] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)
 
@@ -204,12 +205,12 @@ def _check_tables(store: DiskStore, check, report: FsckReport) -> None:
                 _check_pack(store, path, table, check, report)
     for name in sorted(listdir(store.pack_dir)):
         if name.endswith(".pack") and not is_tmp(name) and name not in named_packs:
-            report.damage(
-                store.pack_dir / name,
-                "pack",
-                f"pack {store.pack_dir / name} has no readable table: its objects"
-                " are not found",
-            )
+            # A writer killed between a pack and its table (the commit point)
+            # leaves one: harmless, nothing names its objects. A lost table
+            # shows as missing objects below; either way repair indexes it.
+            path = store.pack_dir / name
+            report.damaged.append(Damage(path, "pack", f"pack {path} has no table"))
+            report.tableless_packs.append(path)
 
 
 def _check_pack(store, table_path: Path, table, check, report: FsckReport) -> None:

@@ -103,3 +103,24 @@ def test_an_undecodable_record_object(three):
 
     checked = asr("fsck")
     assert checked.exit_code == 1 and "corrupt object" in checked.output
+
+
+def test_a_pack_without_its_table_from_a_killed_writer_is_harmless(tmp_path):
+    """A writer killed between a pack and its table (the commit point) leaves
+    a pack nothing names: a note, not damage; repair indexes it."""
+    from asr.store.fsck import fsck
+    from asr.store.objects import encode_object
+    from asr.store.pack import write_pack
+
+    store = init_store(tmp_path)
+    store.commit({"v": 1})
+    items = [encode_object("blob", {}, f"orphan {i}".encode()) for i in range(3)]
+    table = write_pack(store, items)
+    table.unlink()  # as if killed before the table was written
+    report = fsck(DiskStore(store.root))
+    assert report.ok, report.errors
+    assert [p.suffix for p in report.tableless_packs] == [".pack"]
+    result = CliRunner().invoke(cli, ["fsck"])
+    assert result.exit_code == 0 and "1 packs without a table" in result.output
+    repaired = fsck(DiskStore(store.root), repair=True)
+    assert repaired.ok and fsck(DiskStore(store.root)).tableless_packs == []
