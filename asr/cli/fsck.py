@@ -57,6 +57,17 @@ def fsck(ctx: click.Context, repair: bool) -> None:
             " a writer was killed while appending)",
             soft_wrap=True,
         )
+    if report.lost_refs:
+        out.print(
+            f"{len(report.lost_refs)} records without a ref (a writer killed"
+            " before its refs moved, or a lost refs table): `asr fsck --repair`"
+            " re-attaches them",
+            style="yellow",
+            soft_wrap=True,
+        )
+        if verbose:
+            for uid in report.lost_refs:
+                out.print(f"  {uid}", style="dim", markup=False)
     if report.tableless_packs:
         out.print(
             f"{len(report.tableless_packs)} packs without a table (harmless: a"

@@ -298,10 +298,9 @@ def _check_refs(store: DiskStore, seen: _Seen, report: FsckReport) -> None:
         if uid not in head_of and uid not in tombstones
     }
     lost -= set(report.behind)
-    for uid in sorted(lost):
-        report.errors.append(
-            f"record {uid} has revisions but no ref (a lost ref or refs table)"
-        )
+    # A note, not an error: refs are the commit point, so a writer or a
+    # transfer killed before its refs moved leaves the same picture as a
+    # deleted refs table. Either way `--repair` re-attaches them.
     report.lost_refs = sorted(lost)
 
     reachable = _reachable(heads, seen.references)
