@@ -17,7 +17,6 @@ put them on an absolute scale.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,13 @@ from ase import Atoms
 
 from asr.core import File, Result, instruction, key
 
-from .common import DEFAULT_GPAW, calculator_for, check_2d, dimensionality
+from .common import (
+    DEFAULT_GPAW,
+    calculator_for,
+    check_2d,
+    dimensionality,
+    gpaw_spec_for,
+)
 
 # Width (Å) of GPAW's dipole layer at the cell boundary along z; the vacuum
 # level is read at least this far from the boundary.
@@ -218,15 +223,12 @@ class GroundStateResult(Result):
 
 def gs_spec(atoms: Atoms, calculator: dict[str, Any]) -> dict[str, Any]:
     """The GPAW specification for `atoms`: a dipole correction for 2D."""
-    spec = copy.deepcopy(dict(calculator))
-    if spec.get("name", "").lower() != "gpaw":
+    if calculator.get("name", "").lower() != "gpaw":
         raise ValueError(
-            f"asr.gs needs a GPAW calculator, not {spec.get('name')!r}: "
+            f"asr.gs needs a GPAW calculator, not {calculator.get('name')!r}: "
             "use {'name': 'gpaw', ...}"
         )
-    if dimensionality(atoms) == 2 and "poissonsolver" not in spec:
-        spec["poissonsolver"] = {"dipolelayer": "xy"}
-    return spec
+    return gpaw_spec_for(atoms, calculator)
 
 
 def mode_name(spec: dict[str, Any]) -> str:

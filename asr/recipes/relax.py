@@ -4,7 +4,9 @@ Only the periodic directions of the cell relax: a 2D material keeps its
 vacuum (the z cell vector is fixed, only the in-plane components change), a
 1D wire only changes its length along its axis, a molecule only its
 positions. The symmetry of the input is kept unless told otherwise
-(`ase.constraints.FixSymmetry`).
+(`ase.constraints.FixSymmetry`). A 2D GPAW calculation gets the dipole
+correction along z of `asr.gs` (`common.gpaw_spec_for`), so a polar layer
+relaxes with the Hamiltonian of its ground state.
 
 Every step is written to a trajectory file in the working folder, named by a
 hash of the arguments (``relax-<hash>.traj``). A run that is killed (or
@@ -24,7 +26,7 @@ from ase.calculators.calculator import PropertyNotImplementedError
 
 from asr.core import File, Result, instruction, key
 
-from .common import DEFAULT_GPAW_FORCES, calculator_for
+from .common import DEFAULT_GPAW_FORCES, calculator_for, gpaw_spec_for
 
 # Magnetic moments (in μB) below this count as zero.
 MAGMOM_THRESHOLD = 0.1
@@ -197,7 +199,7 @@ def optimizer_class(name: str):
     return cls
 
 
-@instruction("asr.relax", version=0)
+@instruction("asr.relax", version=1)
 def main(
     atoms: Atoms,
     calculator: dict = DEFAULT_GPAW_FORCES,
@@ -224,7 +226,7 @@ def main(
         )
     )
     # k-points (from a density) follow the input cell, also when resuming.
-    calc = calculator_for(atoms, calculator)
+    calc = calculator_for(atoms, gpaw_spec_for(atoms, calculator))
     user_constraints = list(atoms.constraints)
     initial_magmoms = atoms.get_initial_magnetic_moments()
     atoms = atoms.copy()
