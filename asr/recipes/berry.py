@@ -31,6 +31,7 @@ from ase import Atoms
 from asr.core import Result, instruction, key
 
 from .common import DEFAULT_GPAW, check_2d, dimensionality
+from .gs import GroundStateResult
 from .gs import main as groundstate
 from .wavefunctions import main as wavefunctions
 
@@ -128,6 +129,20 @@ def z2_index(phi_km: np.ndarray) -> int:
     return jumps % 2
 
 
+def check_insulating(gs: GroundStateResult) -> None:
+    """Raise unless the ground state has a gap with spin-orbit coupling.
+
+    The phases are those of spinor bands (SOC included), so the gap that
+    matters is the SOC one: a layer that is gapless without SOC and gapped
+    with it (a quantum-spin-Hall candidate) is exactly what to look at.
+    """
+    if not gs.gap_soc > 0.0:
+        raise ValueError(
+            "a metal has no band topology: the phases need a gap with "
+            "spin-orbit coupling"
+        )
+
+
 def topology_name(chern: int, z2: int | None) -> str:
     if chern != 0:
         return f"Chern insulator (C = {chern})"
@@ -154,8 +169,7 @@ def main(
     if nk < 2 or nk % 2:
         raise ValueError(f"nk must be even (k_y = 0 and π on the grid), not {nk}")
     gs = groundstate(atoms, calculator).result
-    if gs.gap == 0.0:
-        raise ValueError("a metal has no band topology: the phases need a gap")
+    check_insulating(gs)
     wfs = wavefunctions(
         atoms,
         calculator,
