@@ -33,6 +33,7 @@ from asr.core import Result, instruction, key
 from .common import DEFAULT_GPAW, check_2d, dimensionality
 from .gs import GroundStateResult
 from .gs import main as groundstate
+from .spinaxis import spin_axis
 from .wavefunctions import main as wavefunctions
 
 # A magnetic moment above this (μB per cell) breaks time-reversal symmetry.
@@ -151,7 +152,7 @@ def topology_name(chern: int, z2: int | None) -> str:
     return "Trivial"
 
 
-@instruction("asr.berry", version=0, packages=("gpaw",))
+@instruction("asr.berry", version=1, packages=("gpaw",))
 def main(
     atoms: Atoms,
     calculator: dict = DEFAULT_GPAW,
@@ -178,8 +179,11 @@ def main(
         symmetry=False,
     ).result
     calc = GPAW(wfs.gpw.path, txt=None)
+    theta, phi = spin_axis(atoms, calculator)
     with redirect_stdout(io.StringIO()):
-        phi_km, s_km = parallel_transport(calc, direction=0, scale=1.0)
+        phi_km, s_km = parallel_transport(
+            calc, direction=0, scale=1.0, theta=theta, phi=phi
+        )
     # String k starts at BZ point k (k_x = first, k_y = the k-th value):
     # order the strings by k_y in [0, 1).
     k_y = np.mod(np.asarray(calc.get_bz_k_points())[:nk, 1] + 1e-9, 1.0)

@@ -14,8 +14,9 @@ electrostatic potential on both sides of the layer. A structure without
 initial magnetic moments starts ferromagnetic and is kept spin-paired when
 its moments vanish (`asr.recipes.magnetism`). Band gaps are given
 without and with spin-orbit coupling (`gpaw.spinorbit.soc_eigenstates`, spins
-along z). All energies are in GPAW's reference: subtract `vacuum_level` to
-put them on an absolute scale.
+along the easy axis of a magnet, along z otherwise: `asr.recipes.spinaxis`).
+All energies are in GPAW's reference: subtract `vacuum_level` to put them on
+an absolute scale.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from .common import (
     gpaw_spec_for,
 )
 from .magnetism import moments_vanished, starting_moments
+from .spinaxis import AXES, easy_axis_of
 
 # Width (Å) of GPAW's dipole layer at the cell boundary along z; the vacuum
 # level is read at least this far from the boundary.
@@ -405,7 +407,7 @@ def main(
 
     efermi = float(calc.get_fermi_level())
     edges = band_edges(gpaw_eigenvalues(calc), efermi, calc.get_ibz_k_points())
-    soc, efermi_soc = soc_band_edges(calc)
+    soc, efermi_soc = soc_band_edges(calc, *AXES[easy_axis_of(calc)])
     spin_polarized, magmom, magmoms = magnetic_moments(calc)
 
     vacuum = bottom = top = work_function = z = potential_z = None
