@@ -3,8 +3,9 @@
 The Kohn-Sham equations are solved non-self-consistently at the ground-state
 density (`asr.gs`, GPAW's ``fixed_density``) along ASE's band path for the
 cell (``atoms.cell.bandpath``), without symmetry. Spin-orbit coupling is added
-afterwards (`gpaw.spinorbit.soc_eigenstates`, spins along z), which also gives
-the spin projection ⟨s_z⟩ of every state.
+afterwards (`gpaw.spinorbit.soc_eigenstates`, spins along
+the easy axis of a magnet: `asr.recipes.spinaxis`), which also gives
+the spin projection of every state on that axis (⟨s_z⟩ for a non-magnet).
 
 Energies are relative to the vacuum level for 2D materials (so band edges are
 ionisation potential and electron affinity with a minus sign) and to the Fermi
@@ -27,6 +28,7 @@ from asr.core import File, Result, instruction, key
 from .common import DEFAULT_GPAW, dimensionality, fixed_density
 from .gs import band_edges
 from .gs import main as groundstate
+from .spinaxis import spin_along_axis, spin_axis
 
 
 @dataclass
@@ -53,7 +55,10 @@ class BandStructureResult(Result):
         metadata=key("Band energies with spin-orbit coupling (k-points, bands)", "eV")
     )
     spin_z_soc: np.ndarray = field(
-        metadata=key("Spin projection ⟨s_z⟩ of each state with spin-orbit coupling")
+        metadata=key(
+            "Spin projection of each state with spin-orbit coupling on the spin "
+            "axis: ⟨s_z⟩ unless a magnet's easy axis is x or y"
+        )
     )
     efermi: float = field(
         metadata=key("Fermi level without spin-orbit coupling (of asr.gs)", "eV")
@@ -138,7 +143,8 @@ class BandStructureResult(Result):
             s=4,
             ylabel=label_for(self.reference_name),
         )
-        fig.colorbar(ax.collections[-1], ax=ax, label=r"$\langle s_z \rangle$")
+        label = r"$\langle s \rangle$ on the spin axis"
+        fig.colorbar(ax.collections[-1], ax=ax, label=label)
         for k, e, name in (
             (self.k_vbm_soc, self.vbm_soc, "VBM"),
             (self.k_cbm_soc, self.cbm_soc, "CBM"),
@@ -209,7 +215,7 @@ def bs_name(arguments: dict[str, Any]) -> str:
     return f"bs-{main.terms(arguments).exact.hex()[:16]}.gpw"
 
 
-@instruction("asr.bandstructure", version=0, packages=("gpaw",))
+@instruction("asr.bandstructure", version=1, packages=("gpaw",))
 def main(
     atoms: Atoms,
     calculator: dict = DEFAULT_GPAW,
@@ -239,9 +245,10 @@ def main(
             for s in range(nspins)
         ]
     )
-    soc = soc_eigenstates(calc)
+    theta, phi = spin_axis(atoms, calculator)
+    soc = soc_eigenstates(calc, theta=theta, phi=phi)
     e_km = soc.eigenvalues()
-    sz_km = soc.spin_projections()[:, :, 2]
+    sz_km = spin_along_axis(soc, theta, phi)
 
     edges = band_edges(e_skn, gs.efermi, bandpath.kpts)
     edges_soc = band_edges(e_km[np.newaxis], gs.efermi_soc, bandpath.kpts)

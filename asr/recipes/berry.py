@@ -31,7 +31,9 @@ from ase import Atoms
 from asr.core import Result, instruction, key
 
 from .common import DEFAULT_GPAW, check_2d, dimensionality
+from .gs import GroundStateResult
 from .gs import main as groundstate
+from .spinaxis import spin_axis
 from .wavefunctions import main as wavefunctions
 
 # A magnetic moment above this (μB per cell) breaks time-reversal symmetry.
@@ -128,6 +130,20 @@ def z2_index(phi_km: np.ndarray) -> int:
     return jumps % 2
 
 
+def check_insulating(gs: GroundStateResult) -> None:
+    """Raise unless the ground state has a gap with spin-orbit coupling.
+
+    The phases are those of spinor bands (SOC included), so the gap that
+    matters is the SOC one: a layer that is gapless without SOC and gapped
+    with it (a quantum-spin-Hall candidate) is exactly what to look at.
+    """
+    if not gs.gap_soc > 0.0:
+        raise ValueError(
+            "a metal has no band topology: the phases need a gap with "
+            "spin-orbit coupling"
+        )
+
+
 def topology_name(chern: int, z2: int | None) -> str:
     if chern != 0:
         return f"Chern insulator (C = {chern})"
@@ -136,7 +152,7 @@ def topology_name(chern: int, z2: int | None) -> str:
     return "Trivial"
 
 
-@instruction("asr.berry", version=0, packages=("gpaw",))
+@instruction("asr.berry", version=1, packages=("gpaw",))
 def main(
     atoms: Atoms,
     calculator: dict = DEFAULT_GPAW,
@@ -154,8 +170,7 @@ def main(
     if nk < 2 or nk % 2:
         raise ValueError(f"nk must be even (k_y = 0 and π on the grid), not {nk}")
     gs = groundstate(atoms, calculator).result
-    if gs.gap == 0.0:
-        raise ValueError("a metal has no band topology: the phases need a gap")
+    check_insulating(gs)
     wfs = wavefunctions(
         atoms,
         calculator,
@@ -164,8 +179,11 @@ def main(
         symmetry=False,
     ).result
     calc = GPAW(wfs.gpw.path, txt=None)
+    theta, phi = spin_axis(atoms, calculator)
     with redirect_stdout(io.StringIO()):
-        phi_km, s_km = parallel_transport(calc, direction=0, scale=1.0)
+        phi_km, s_km = parallel_transport(
+            calc, direction=0, scale=1.0, theta=theta, phi=phi
+        )
     # String k starts at BZ point k (k_x = first, k_y = the k-th value):
     # order the strings by k_y in [0, 1).
     k_y = np.mod(np.asarray(calc.get_bz_k_points())[:nk, 1] + 1e-9, 1.0)

@@ -66,6 +66,25 @@ def kpts_for(atoms: Atoms, density: float, gamma: bool = True) -> dict[str, Any]
     return {"size": size, "gamma": gamma}
 
 
+def gpaw_spec_for(atoms: Atoms, spec: dict[str, Any]) -> dict[str, Any]:
+    """`spec` with GPAW's dipole correction along z when `atoms` is 2D.
+
+    A polar layer (a Janus MoSSe, say) in a periodic cell otherwise feels a
+    spurious field across the vacuum. Every recipe that runs GPAW on a 2D
+    structure (ground state, relaxations, strained cells) goes through here,
+    so they all share the Hamiltonian of `asr.gs`. A specification that names
+    its own Poisson solver, and any other calculator, is left as it is.
+    """
+    spec = copy.deepcopy(dict(spec))
+    if (
+        spec.get("name", "").lower() == "gpaw"
+        and dimensionality(atoms) == 2
+        and "poissonsolver" not in spec
+    ):
+        spec["poissonsolver"] = {"dipolelayer": "xy"}
+    return spec
+
+
 def calculator_for(atoms: Atoms, spec: dict[str, Any], **overrides):
     """An ASE calculator from a specification, with k-points fitted to `atoms`."""
     spec = copy.deepcopy(dict(spec))

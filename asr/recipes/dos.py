@@ -22,6 +22,7 @@ from asr.core import File, Result, instruction, key
 
 from .common import DEFAULT_GPAW, fixed_density, kpts_for
 from .gs import main as groundstate
+from .spinaxis import spin_axis
 
 # Energies of the DOS, relative to the Fermi level (eV).
 EMIN, EMAX, NPOINTS = -10.0, 10.0, 2001
@@ -113,7 +114,7 @@ def dos_name(arguments: dict[str, Any]) -> str:
     return f"dos-{main.terms(arguments).exact.hex()[:16]}.gpw"
 
 
-@instruction("asr.dos", version=0, packages=("gpaw",))
+@instruction("asr.dos", version=1, packages=("gpaw",))
 def main(
     atoms: Atoms,
     calculator: dict = DEFAULT_GPAW,
@@ -143,7 +144,8 @@ def main(
     energies = energy_grid()
     plain = DOSCalculator.from_calculator(calc)
     dos = spin_resolved_dos(plain, energies, width)
-    soc = DOSCalculator.from_calculator(calc, soc=True)
+    theta, phi = spin_axis(atoms, calculator)
+    soc = DOSCalculator.from_calculator(calc, soc=True, theta=theta, phi=phi)
     dos_soc = soc.raw_dos(energies, width=width)
     at_ef = [0.0]
     return DOSResult(

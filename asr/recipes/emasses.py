@@ -35,6 +35,7 @@ from asr.core import Result, instruction, key, register_dataclass
 
 from .common import DEFAULT_GPAW, dimensionality, fixed_density
 from .gs import main as groundstate
+from .spinaxis import spin_axis
 
 # ħ²/mₑ in eV Å².
 HBAR2_OVER_ME = units.Ha * units.Bohr**2
@@ -246,6 +247,7 @@ class BandSampler:
     def __init__(self, gpw, calculator: dict, atoms: Atoms, efermi: float):
         self.gpw = gpw
         self.calculator = calculator
+        self.theta, self.phi = spin_axis(atoms, calculator)
         self.efermi = efermi
         self.reciprocal = 2 * np.pi * atoms.cell.reciprocal()
         self.n_axes = 3 if dimensionality(atoms) == 3 else 2
@@ -266,7 +268,7 @@ class BandSampler:
 
         kpts = self.to_scaled(center + self.cartesian(q))
         calc = fixed_density(self.gpw, self.calculator, kpts=kpts, symmetry="off")
-        e_km = soc_eigenstates(calc).eigenvalues()
+        e_km = soc_eigenstates(calc, theta=self.theta, phi=self.phi).eigenvalues()
         if self.band is None:
             nocc = int(np.median((e_km < self.efermi).sum(axis=1)))
             self.band = nocc - 1 if kind == "vb" else nocc
@@ -325,7 +327,7 @@ def mass(edge: EdgeMasses, i: int) -> float | None:
     return float(edge.masses[i]) if i < len(edge.masses) else None
 
 
-@instruction("asr.emasses", version=0, packages=("gpaw",))
+@instruction("asr.emasses", version=1, packages=("gpaw",))
 def main(
     atoms: Atoms,
     calculator: dict = DEFAULT_GPAW,

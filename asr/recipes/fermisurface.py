@@ -1,7 +1,9 @@
 """Fermi surface of a metal, with the spin of its states (spin-orbit coupling).
 
-The eigenvalues and spin projections ⟨s_z⟩ with spin-orbit coupling
-(`gpaw.spinorbit.soc_eigenstates`) on the full k-point grid of `asr.gs` give
+The eigenvalues and spin projections with spin-orbit coupling
+(`gpaw.spinorbit.soc_eigenstates`; spins along the easy axis of a magnet,
+projected on it, along z otherwise: `asr.recipes.spinaxis`) on the full
+k-point grid of `asr.gs` give
 
 * for a 2D metal: the Fermi contours, the lines where a band crosses the Fermi
   level in the kx-ky plane (linear interpolation between the grid points),
@@ -28,6 +30,7 @@ from asr.core import Result, instruction, key
 
 from .common import DEFAULT_GPAW, dimensionality
 from .gs import main as groundstate
+from .spinaxis import spin_along_axis, spin_axis
 
 
 @dataclass
@@ -36,8 +39,8 @@ class FermiSurfaceResult(Result):
     dimensionality: int = field(metadata=key("Number of periodic directions"))
     contours: np.ndarray | None = field(
         metadata=key(
-            "2D: points of the Fermi contours, rows (kx, ky, ⟨s_z⟩, line number); "
-            "None for 3D",
+            "2D: points of the Fermi contours, rows (kx, ky, spin on the spin "
+            "axis, line number); None for 3D",
             "Å⁻¹",
         )
     )
@@ -49,7 +52,10 @@ class FermiSurfaceResult(Result):
         )
     )
     spin_z: np.ndarray | None = field(
-        metadata=key("3D: spin projection ⟨s_z⟩ of the band at each of those points")
+        metadata=key(
+            "3D: spin projection of the band at each of those points on the spin "
+            "axis (z unless a magnet's easy axis is x or y)"
+        )
     )
     reciprocal_cell: np.ndarray = field(
         metadata=key("Reciprocal lattice vectors (rows) including 2π", "Å⁻¹")
@@ -94,7 +100,8 @@ class FermiSurfaceResult(Result):
             )
             image.set_clim(-1, 1)
             ax.add_collection(image)
-        fig.colorbar(image, ax=ax, label=r"$\langle s_z \rangle$", shrink=0.8)
+        label = r"$\langle s \rangle$ on the spin axis"
+        fig.colorbar(image, ax=ax, label=label, shrink=0.8)
         path = Path(folder) / "fermisurface.png"
         fig.savefig(path)
         return [path]
@@ -148,7 +155,7 @@ def grid_points(bzk_kc: np.ndarray) -> np.ndarray:
 def fermi_crossings(
     e_km: np.ndarray, s_km: np.ndarray, bzk_kc: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Scaled points where a band crosses zero along a grid edge, and ⟨s_z⟩ there."""
+    """Scaled points where a band crosses zero along a grid edge, and the spin there."""
     from ase.dft.kpoints import get_monkhorst_pack_size_and_offset
 
     size, _ = get_monkhorst_pack_size_and_offset(bzk_kc)
@@ -177,7 +184,7 @@ def fermi_crossings(
 def fermi_contours(
     e_km: np.ndarray, s_km: np.ndarray, bzk_kc: np.ndarray, reciprocal: np.ndarray
 ) -> np.ndarray:
-    """Rows (kx, ky, s_z, line) of the zero-energy lines of bands in 2D."""
+    """Rows (kx, ky, spin, line) of the zero-energy lines of bands in 2D."""
     import contourpy
     from ase.dft.kpoints import get_monkhorst_pack_size_and_offset
     from scipy.interpolate import RegularGridInterpolator
@@ -214,7 +221,7 @@ def fermi_contours(
     return np.concatenate(rows) if rows else np.zeros((0, 4))
 
 
-@instruction("asr.fermisurface", version=0, packages=("gpaw",))
+@instruction("asr.fermisurface", version=1, packages=("gpaw",))
 def main(atoms: Atoms, calculator: dict = DEFAULT_GPAW) -> FermiSurfaceResult:
     """Fermi contours (2D) or points of the Fermi surface (3D) of a metal."""
     from gpaw import GPAW
@@ -230,9 +237,10 @@ def main(atoms: Atoms, calculator: dict = DEFAULT_GPAW) -> FermiSurfaceResult:
             "(with spin-orbit coupling): it has no Fermi surface"
         )
     calc = GPAW(gs.gpw.path, txt=None)
-    soc = soc_eigenstates(calc)
+    theta, phi = spin_axis(atoms, calculator)
+    soc = soc_eigenstates(calc, theta=theta, phi=phi)
     e_km = soc.eigenvalues() - gs.efermi_soc
-    s_km = soc.spin_projections()[:, :, 2]
+    s_km = spin_along_axis(soc, theta, phi)
     bzk_kc = calc.get_bz_k_points()
     reciprocal = 2 * np.pi * atoms.cell.reciprocal()
     crossing = int(np.sum((e_km.min(axis=0) < 0) & (e_km.max(axis=0) > 0)))

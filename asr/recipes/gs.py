@@ -1,6 +1,7 @@
 """Ground state: GPAW energy, forces, stress, Fermi level, gaps and vacuum levels.
 
-One self-consistent GPAW calculation. Its .gpw file (density, eigenvalues
+One self-consistent GPAW calculation (two for a non-magnetic structure given
+without moments: see below). Its .gpw file (density, eigenvalues
 and PAW projections; no wave functions) is kept in the store and returned as
 the `gpw` key, so later recipes (band structure, DOS, ...) start from it::
 
@@ -9,15 +10,17 @@ the `gpw` key, so later recipes (band structure, DOS, ...) start from it::
 2D materials (periodic along x and y, vacuum along z) get GPAW's dipole
 correction along z, unless the calculator specification names its own
 Poisson solver; their vacuum levels come from the planar average of the
-electrostatic potential on both sides of the layer. Band gaps are given
+electrostatic potential on both sides of the layer. A structure without
+initial magnetic moments starts ferromagnetic and is kept spin-paired when
+its moments vanish (`asr.recipes.magnetism`). Band gaps are given
 without and with spin-orbit coupling (`gpaw.spinorbit.soc_eigenstates`, spins
-along z). All energies are in GPAW's reference: subtract `vacuum_level` to
-put them on an absolute scale.
+along the easy axis of a magnet, along z otherwise: `asr.recipes.spinaxis`).
+All energies are in GPAW's reference: subtract `vacuum_level` to put them on
+an absolute scale.
 """
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +30,15 @@ from ase import Atoms
 
 from asr.core import File, Result, instruction, key
 
-from .common import DEFAULT_GPAW, calculator_for, check_2d, dimensionality
+from .common import (
+    DEFAULT_GPAW,
+    calculator_for,
+    check_2d,
+    dimensionality,
+    gpaw_spec_for,
+)
+from .magnetism import moments_vanished, starting_moments
+from .spinaxis import AXES, easy_axis_of
 
 # Width (Å) of GPAW's dipole layer at the cell boundary along z; the vacuum
 # level is read at least this far from the boundary.
@@ -218,15 +229,12 @@ class GroundStateResult(Result):
 
 def gs_spec(atoms: Atoms, calculator: dict[str, Any]) -> dict[str, Any]:
     """The GPAW specification for `atoms`: a dipole correction for 2D."""
-    spec = copy.deepcopy(dict(calculator))
-    if spec.get("name", "").lower() != "gpaw":
+    if calculator.get("name", "").lower() != "gpaw":
         raise ValueError(
-            f"asr.gs needs a GPAW calculator, not {spec.get('name')!r}: "
+            f"asr.gs needs a GPAW calculator, not {calculator.get('name')!r}: "
             "use {'name': 'gpaw', ...}"
         )
-    if dimensionality(atoms) == 2 and "poissonsolver" not in spec:
-        spec["poissonsolver"] = {"dipolelayer": "xy"}
-    return spec
+    return gpaw_spec_for(atoms, calculator)
 
 
 def mode_name(spec: dict[str, Any]) -> str:
@@ -347,22 +355,49 @@ def magnetic_moments(calc) -> tuple[bool, float, np.ndarray]:
     )
 
 
-def gpw_name(atoms: Atoms, calculator: dict[str, Any]) -> str:
+def gpw_name(atoms: Atoms, calculator: dict[str, Any], magnetic: bool | None) -> str:
     """``gs-<hash>.gpw``: different calls in one folder never share a file."""
-    terms = main.terms({"atoms": atoms, "calculator": calculator})
+    terms = main.terms({"atoms": atoms, "calculator": calculator, "magnetic": magnetic})
     return f"gs-{terms.exact.hex()[:16]}.gpw"
 
 
-@instruction("asr.gs", version=0, packages=("gpaw",))
-def main(atoms: Atoms, calculator: dict = DEFAULT_GPAW) -> GroundStateResult:
-    """Self-consistent GPAW ground state; keeps the .gpw file for later recipes."""
+def self_consistent(
+    atoms: Atoms, spec: dict[str, Any], magnetic: bool | None
+) -> tuple[Atoms, float]:
+    """A copy of `atoms` with its converged calculator, and its energy.
+
+    Started from `magnetism.starting_moments`; with `magnetic` None a
+    spin-polarized run whose moments vanish is done again spin-paired, so a
+    non-magnetic material's ground state is the spin-paired one.
+    """
+    atoms = atoms.copy()
+    atoms.set_initial_magnetic_moments(starting_moments(atoms, magnetic, spec))
+    atoms.calc = calculator_for(atoms, spec)
+    energy = float(atoms.get_potential_energy())
+    spin_polarized, magmom, magmoms = magnetic_moments(atoms.calc)
+    if magnetic is None and spin_polarized and moments_vanished(magmom, magmoms):
+        atoms.set_initial_magnetic_moments(None)
+        atoms.calc = calculator_for(atoms, spec)
+        energy = float(atoms.get_potential_energy())
+    return atoms, energy
+
+
+@instruction("asr.gs", version=1, packages=("gpaw",))
+def main(
+    atoms: Atoms, calculator: dict = DEFAULT_GPAW, magnetic: bool | None = None
+) -> GroundStateResult:
+    """Self-consistent GPAW ground state; keeps the .gpw file for later recipes.
+
+    `magnetic`: None starts a structure without initial moments
+    ferromagnetic and keeps the spin-paired ground state when the moments
+    vanish (`asr.recipes.magnetism`); True keeps the spin-polarized one;
+    False computes spin-paired.
+    """
     check_2d(atoms)
     dim = dimensionality(atoms)
     spec = gs_spec(atoms, calculator)
-    gpw = Path(gpw_name(atoms, calculator))
-    atoms = atoms.copy()
-    atoms.calc = calculator_for(atoms, spec)
-    energy = float(atoms.get_potential_energy())
+    gpw = Path(gpw_name(atoms, calculator, magnetic))
+    atoms, energy = self_consistent(atoms, spec, magnetic)
     forces = np.asarray(atoms.get_forces(), dtype=float)
     stress = None
     if mode_name(spec) == "pw" and dim > 0:
@@ -372,7 +407,7 @@ def main(atoms: Atoms, calculator: dict = DEFAULT_GPAW) -> GroundStateResult:
 
     efermi = float(calc.get_fermi_level())
     edges = band_edges(gpaw_eigenvalues(calc), efermi, calc.get_ibz_k_points())
-    soc, efermi_soc = soc_band_edges(calc)
+    soc, efermi_soc = soc_band_edges(calc, *AXES[easy_axis_of(calc)])
     spin_polarized, magmom, magmoms = magnetic_moments(calc)
 
     vacuum = bottom = top = work_function = z = potential_z = None

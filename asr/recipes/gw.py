@@ -29,6 +29,7 @@ from asr.core import Result, instruction, key
 from .common import DEFAULT_GPAW, dimensionality
 from .gs import band_edges
 from .hse import fermi_level_between
+from .spinaxis import spin_axis
 from .wavefunctions import main as wavefunctions
 
 GW_KPTS = {"density": 5.0, "gamma": True}
@@ -135,14 +136,25 @@ def screening_bands(atoms: Atoms, ecut: float) -> int:
     return int(volume * (ecut / Ha) ** 1.5 * 2**0.5 / 3 / np.pi**2)
 
 
-def soc_band_edges(calc, n1: int, n2: int, eigenvalues: np.ndarray, nocc: int):
+def soc_band_edges(
+    calc,
+    n1: int,
+    n2: int,
+    eigenvalues: np.ndarray,
+    nocc: int,
+    axis: tuple[float, float] = (0.0, 0.0),
+):
     """Band edges of `eigenvalues` (bands n1..n2) with spin-orbit coupling.
 
-    `nocc` counts the occupied spinor states in the window at each k-point.
+    `nocc` counts the occupied spinor states in the window at each k-point;
+    `axis` is the spin direction (θ, φ) in degrees.
     """
     from gpaw.spinorbit import soc_eigenstates
 
-    soc = soc_eigenstates(calc, n1=n1, n2=n2, eigenvalues=eigenvalues)
+    theta, phi = axis
+    soc = soc_eigenstates(
+        calc, n1=n1, n2=n2, eigenvalues=eigenvalues, theta=theta, phi=phi
+    )
     e_km = np.sort(soc.eigenvalues(), axis=1)
     vbm = float(e_km[:, nocc - 1].max())
     cbm = float(e_km[:, nocc].min())
@@ -151,7 +163,7 @@ def soc_band_edges(calc, n1: int, n2: int, eigenvalues: np.ndarray, nocc: int):
     return cbm - vbm, vbm, cbm
 
 
-@instruction("asr.gw", version=0, packages=("gpaw",))
+@instruction("asr.gw", version=1, packages=("gpaw",))
 def main(
     atoms: Atoms,
     calculator: dict = DEFAULT_GPAW,
@@ -218,7 +230,9 @@ def main(
     # Occupied spinors at a k-point: each band of a spin-paired calculation
     # holds two.
     nocc_soc = int(occupied[:, 0].sum()) * (2 if len(qp) == 1 else 1)
-    gap_soc, vbm_soc, cbm_soc = soc_band_edges(calc, n1, n2, qp, nocc_soc)
+    gap_soc, vbm_soc, cbm_soc = soc_band_edges(
+        calc, n1, n2, qp, nocc_soc, spin_axis(atoms, calculator)
+    )
     return GWResult(
         gap_gw=edges.gap,
         gap_dir_gw=edges.gap_dir,

@@ -4,7 +4,8 @@ The HSE06 eigenvalues are ε_HSE = ε_PBE - v_xc^PBE + v_xc^HSE, evaluated with
 the PBE wave functions of `asr.wavefunctions` (GPAW's
 `gpaw.hybrids.eigenvalues.non_self_consistent_eigenvalues`), on a k-point
 grid that contains Γ. Spin-orbit coupling is added afterwards to the HSE
-eigenvalues (`gpaw.spinorbit.soc_eigenstates`, spins along z). Which states
+eigenvalues (`gpaw.spinorbit.soc_eigenstates`, spins along the easy
+axis of a magnet: `asr.recipes.spinaxis`). Which states
 are occupied is taken from the PBE ground state: the HSE Fermi level is put
 in the middle of the HSE gap (or at the highest occupied state of a metal).
 """
@@ -22,6 +23,7 @@ from asr.core import Result, instruction, key
 
 from .common import DEFAULT_GPAW
 from .gs import band_edges
+from .spinaxis import spin_axis
 from .wavefunctions import main as wavefunctions
 
 XC = "HSE06"
@@ -137,7 +139,7 @@ def fermi_level_between(eigenvalues: np.ndarray, occupied: np.ndarray) -> float:
     return (top + bottom) / 2 if bottom > top else top
 
 
-@instruction("asr.hse", version=0, packages=("gpaw",))
+@instruction("asr.hse", version=1, packages=("gpaw",))
 def main(
     atoms: Atoms,
     calculator: dict = DEFAULT_GPAW,
@@ -166,7 +168,10 @@ def main(
     edges = band_edges(e_hse, efermi_hse, ibzk)
     pbe = band_edges(e_pbe, fermi_level_between(e_pbe, occupied), ibzk)
 
-    soc = soc_eigenstates(calc, n1=0, n2=nbands, eigenvalues=e_hse)
+    theta, phi = spin_axis(atoms, calculator)
+    soc = soc_eigenstates(
+        calc, n1=0, n2=nbands, eigenvalues=e_hse, theta=theta, phi=phi
+    )
     soc_edges = band_edges(
         soc.eigenvalues()[np.newaxis], soc.fermi_level, calc.get_bz_k_points()
     )

@@ -22,15 +22,7 @@ from asr.core import Result, instruction, key
 from .common import DEFAULT_GPAW
 from .gs import main as groundstate
 from .magstate import main as magstate
-
-# Spin directions as GPAW's (θ, φ) in degrees.
-AXES = {"x": (90.0, 0.0), "y": (90.0, 90.0), "z": (0.0, 0.0)}
-# Energies (meV) closer than this to the lowest count as equally low: the
-# numerical noise of sums of eigenvalues (~1e-11 relative) is ~1e-6 meV for
-# a few atoms, physical anisotropies are above ~1e-4 meV. Ties go to z, then
-# x, then y (cubic crystals have no preferred axis).
-DEGENERACY = 1e-5
-PREFERENCE = ("z", "x", "y")
+from .spinaxis import AXES, easy_axis, soc_energies
 
 
 @dataclass
@@ -73,23 +65,6 @@ class MagneticAnisotropyResult(Result):
         if self.is_magnetic:
             panel["figures"] = ["magnetic-anisotropy.png"]
         return panel
-
-
-def easy_axis(energies: dict[str, float]) -> str:
-    """The axis of lowest energy (meV); near-ties resolved by `PREFERENCE`."""
-    lowest = min(energies.values())
-    return next(a for a in PREFERENCE if energies[a] - lowest <= DEGENERACY)
-
-
-def soc_energies(calc) -> dict[str, float]:
-    """Sum of occupied spin-orbit eigenvalues (meV) for spins along x, y, z."""
-    from gpaw.spinorbit import soc_eigenstates
-
-    return {
-        axis: 1000.0
-        * soc_eigenstates(calc, theta=theta, phi=phi).calculate_band_energy()
-        for axis, (theta, phi) in AXES.items()
-    }
 
 
 @instruction("asr.magnetic_anisotropy", version=0, packages=("gpaw",))

@@ -8,8 +8,9 @@ Classifies the moments of the `asr.gs` ground state:
   `TOTAL_THRESHOLD` (0.1 μB): the local moments cancel;
 * ``"fm"`` otherwise (ferrimagnets with a net moment count as ``"fm"``).
 
-The ground state is spin-polarized only when the atoms carry initial
-magnetic moments: set them with ``asr.setup.magnetize`` to look for magnetism.
+A structure without initial moments starts ferromagnetic in `asr.gs`, so a
+ferromagnet is found as one; antiferromagnetic orders need their moments set
+(``asr.setup.magnetize``).
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def classify(magmom: float, magmoms: np.ndarray) -> str:
     return "fm"
 
 
-@instruction("asr.magstate", version=0, packages=("gpaw",))
+@instruction("asr.magstate", version=1, packages=("gpaw",))
 def main(atoms: Atoms, calculator: dict = DEFAULT_GPAW) -> MagstateResult:
     """Classify the ground state of `atoms` as nm, fm or afm."""
     gs = groundstate(atoms, calculator).result
@@ -76,8 +77,9 @@ def main(atoms: Atoms, calculator: dict = DEFAULT_GPAW) -> MagstateResult:
     note = ""
     if not gs.spin_polarized:
         note = (
-            "The ground state is not spin-polarized (the atoms carry no initial "
-            "magnetic moments); use asr.setup.magnetize to look for magnetism."
+            "The ground state is not spin-polarized: the moments it started "
+            "from vanished (or it was computed with magnetic=False); use "
+            "asr.setup.magnetize to try other magnetic orders."
         )
     elif magstate == "nm":
         note = "The initial magnetic moments vanished in the ground state."

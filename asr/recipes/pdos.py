@@ -24,6 +24,7 @@ from asr.core import Result, instruction, key
 from .common import DEFAULT_GPAW
 from .dos import energy_grid
 from .dos import main as density_of_states
+from .spinaxis import spin_axis
 
 ANGULAR = "spdf"
 
@@ -101,7 +102,7 @@ def channel_pdos(doscalc, energies, atoms, ell, spin, width) -> np.ndarray:
     return sum(pdos)
 
 
-@instruction("asr.pdos", version=0, packages=("gpaw",))
+@instruction("asr.pdos", version=1, packages=("gpaw",))
 def main(
     atoms: Atoms,
     calculator: dict = DEFAULT_GPAW,
@@ -117,7 +118,8 @@ def main(
     gpw = dos.gpw.path
     energies = energy_grid()
     plain = DOSCalculator.from_calculator(gpw)
-    soc = DOSCalculator.from_calculator(gpw, soc=True)
+    theta, phi = spin_axis(atoms, calculator)
+    soc = DOSCalculator.from_calculator(gpw, soc=True, theta=theta, phi=phi)
     channels = orbital_channels(atoms.get_chemical_symbols(), plain.setups)
     spins = [None] if plain.nspins == 1 else [0, 1]
     pdos = np.array(

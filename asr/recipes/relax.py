@@ -4,7 +4,11 @@ Only the periodic directions of the cell relax: a 2D material keeps its
 vacuum (the z cell vector is fixed, only the in-plane components change), a
 1D wire only changes its length along its axis, a molecule only its
 positions. The symmetry of the input is kept unless told otherwise
-(`ase.constraints.FixSymmetry`).
+(`ase.constraints.FixSymmetry`). A 2D GPAW calculation gets the dipole
+correction along z of `asr.gs` (`common.gpaw_spec_for`), so a polar layer
+relaxes with the Hamiltonian of its ground state. A GPAW relaxation of a
+structure without initial magnetic moments starts ferromagnetic, as `asr.gs`
+does (`asr.recipes.magnetism`).
 
 Every step is written to a trajectory file in the working folder, named by a
 hash of the arguments (``relax-<hash>.traj``). A run that is killed (or
@@ -24,10 +28,8 @@ from ase.calculators.calculator import PropertyNotImplementedError
 
 from asr.core import File, Result, instruction, key
 
-from .common import DEFAULT_GPAW_FORCES, calculator_for
-
-# Magnetic moments (in μB) below this count as zero.
-MAGMOM_THRESHOLD = 0.1
+from .common import DEFAULT_GPAW_FORCES, calculator_for, gpaw_spec_for
+from .magnetism import MAGMOM_THRESHOLD, moments_vanished, starting_moments
 
 
 class RelaxNotConvergedError(RuntimeError):
@@ -171,8 +173,24 @@ def magnetic_state(magmom: float | None, magmoms: np.ndarray | None) -> str | No
     return "nm"
 
 
+def moments_dropped(atoms: Atoms, spec: dict) -> bool:
+    """Give a spin-polarized `atoms` whose moments vanished a spin-paired calculator.
+
+    False (and nothing changed) unless `atoms` is spin-polarized and its
+    moments are below `MAGMOM_THRESHOLD` in total and on every atom.
+    """
+    if not atoms.get_initial_magnetic_moments().any():
+        return False
+    magmom, magmoms = magnetic_moments(atoms)
+    if magmom is None or not moments_vanished(magmom, magmoms):
+        return False
+    atoms.set_initial_magnetic_moments(None)
+    atoms.calc = calculator_for(atoms, spec)
+    return True
+
+
 def trajectory_name(
-    atoms, calculator, fmax, smax, fix_cell, allow_symmetry_breaking
+    atoms, calculator, fmax, smax, fix_cell, allow_symmetry_breaking, magnetic
 ) -> str:
     """``relax-<hash>.traj``: the same for every call that should continue it."""
     terms = main.terms(
@@ -183,6 +201,7 @@ def trajectory_name(
             "smax": smax,
             "fix_cell": fix_cell,
             "allow_symmetry_breaking": allow_symmetry_breaking,
+            "magnetic": magnetic,
         }
     )
     return f"relax-{terms.exact.hex()[:16]}.traj"
@@ -197,7 +216,7 @@ def optimizer_class(name: str):
     return cls
 
 
-@instruction("asr.relax", version=0)
+@instruction("asr.relax", version=1)
 def main(
     atoms: Atoms,
     calculator: dict = DEFAULT_GPAW_FORCES,
@@ -207,12 +226,16 @@ def main(
     allow_symmetry_breaking: bool = False,
     optimizer: str = "BFGS",
     max_steps: int = 1000,
+    magnetic: bool | None = None,
 ) -> RelaxResult:
     """Relax positions and (the periodic part of) the cell.
 
     Converged when every force is below `fmax` (eV/Å) and every stress
     component of the relaxed cell directions below `smax` (eV/Å³).
     `max_steps` counts all steps, also those of earlier, interrupted runs.
+    `magnetic`: None starts a GPAW relaxation of a structure without initial
+    moments ferromagnetic (`asr.recipes.magnetism`; the moments are dropped
+    from the relaxed structure when they vanish), False relaxes spin-paired.
     """
     from ase.constraints import FixSymmetry
     from ase.filters import FrechetCellFilter
@@ -220,14 +243,22 @@ def main(
 
     path = Path(
         trajectory_name(
-            atoms, calculator, fmax, smax, fix_cell, allow_symmetry_breaking
+            atoms,
+            calculator,
+            fmax,
+            smax,
+            fix_cell,
+            allow_symmetry_breaking,
+            magnetic,
         )
     )
     # k-points (from a density) follow the input cell, also when resuming.
-    calc = calculator_for(atoms, calculator)
+    spec = gpaw_spec_for(atoms, calculator)
+    calc = calculator_for(atoms, spec)
     user_constraints = list(atoms.constraints)
     initial_magmoms = atoms.get_initial_magnetic_moments()
     atoms = atoms.copy()
+    atoms.set_initial_magnetic_moments(starting_moments(atoms, magnetic, calculator))
     images = read_images(path)
     resumed = max(len(images) - 1, 0)
     if images:
@@ -254,6 +285,12 @@ def main(
             energies.append(atoms.get_potential_energy())
             max_forces.append(largest_force(atoms.get_forces()))
             converged = max_forces[-1] < fmax and largest_stress(atoms, mask) < smax
+            if converged and magnetic is None and moments_dropped(atoms, spec):
+                # The spin-paired image: what asr.gs computes for this structure.
+                energies.append(atoms.get_potential_energy())
+                max_forces.append(largest_force(atoms.get_forces()))
+                trajectory.write()
+                converged = max_forces[-1] < fmax and largest_stress(atoms, mask) < smax
             if converged:
                 break
     nsteps = len(energies) - 1
@@ -269,7 +306,8 @@ def main(
     relaxed = atoms.copy()
     relaxed.set_constraint(user_constraints)
     if magstate == "nm":
-        if np.abs(initial_magmoms).max(initial=0.0) >= MAGMOM_THRESHOLD:
+        given = np.abs(initial_magmoms).max(initial=0.0) >= MAGMOM_THRESHOLD
+        if given and magnetic is not False:
             note = (
                 "The initial magnetic moments vanished: the relaxed structure is "
                 "non-magnetic (nm) and its initial moments were set to zero."

@@ -21,7 +21,13 @@ from ase.stress import voigt_6_to_full_3x3_strain
 
 from asr.core import Result, instruction, key
 
-from .common import DEFAULT_GPAW_FORCES, calculator_for, dimensionality, kpts_for
+from .common import (
+    DEFAULT_GPAW_FORCES,
+    calculator_for,
+    dimensionality,
+    gpaw_spec_for,
+    kpts_for,
+)
 
 VOIGT_LABELS = ("xx", "yy", "zz", "yz", "xz", "xy")
 # Voigt components of a material with 3 and 2 periodic directions.
@@ -154,11 +160,11 @@ def stress_of(atoms: Atoms, calculator: dict, relax_positions: bool, fmax: float
             allow_symmetry_breaking=True,
         ).result.stress
     atoms = atoms.copy()
-    atoms.calc = calculator_for(atoms, calculator)
+    atoms.calc = calculator_for(atoms, gpaw_spec_for(atoms, calculator))
     return atoms.get_stress()
 
 
-@instruction("asr.stiffness", version=0)
+@instruction("asr.stiffness", version=1)
 def main(
     atoms: Atoms,
     calculator: dict = DEFAULT_GPAW_FORCES,

@@ -3,6 +3,7 @@ import pytest
 
 from asr.recipes.bandstructure import main as bandstructure
 from asr.recipes.gs import main as groundstate
+from asr.recipes.magnetic_anisotropy import main as anisotropy
 
 K = np.array([1 / 3, 1 / 3, 0])
 
@@ -44,7 +45,10 @@ def test_mos2_direct_gap_at_k_and_spin_orbit_splitting(shared_store, mos2, tmp_p
     assert bs.gap_soc < bs.gap
     # Relative to the vacuum level: -(ionisation potential) ~ -6 eV.
     gs = groundstate(mos2.atoms, mos2.calculator)
-    assert [d.uid for d in record.dependencies] == [gs.uid]
+    # and the spin direction of the spin-orbit coupling (z: not a magnet).
+    axis = anisotropy(mos2.atoms, mos2.calculator)
+    assert [d.uid for d in record.dependencies] == [gs.uid, axis.uid]
+    assert axis.result.easy_axis == "z" and not axis.result.is_magnetic
     assert bs.vbm == pytest.approx(gs.result.vbm - gs.result.vacuum_level, abs=0.05)
     assert -7.5 < bs.vbm_soc < -5.0
     assert bs.energies.shape == (1, 60, bs.energies.shape[2])

@@ -1,11 +1,19 @@
+from dataclasses import fields
+
 import numpy as np
 import pytest
 from ase import Atoms
 from ase.build import bulk
 from gpaw_settings import tiny_pw
 
-from asr.recipes.berry import chern_number, topology_name, z2_index
+from asr.recipes.berry import (
+    check_insulating,
+    chern_number,
+    topology_name,
+    z2_index,
+)
 from asr.recipes.berry import main as berry
+from asr.recipes.gs import GroundStateResult
 
 TINY = tiny_pw([3, 3, 1], convergence={"bands": "occupied"}, nbands=-2)
 NK = 12
@@ -37,6 +45,22 @@ def test_partner_switching_pair_is_z2_odd():
     assert z2_index(even) == 0
     with pytest.raises(ValueError, match="even"):
         z2_index(odd[:-1])
+
+
+def ground_state(gap: float, gap_soc: float) -> GroundStateResult:
+    blank = {f.name: None for f in fields(GroundStateResult)}
+    return GroundStateResult(**{**blank, "gap": gap, "gap_soc": gap_soc})
+
+
+def test_a_gap_opened_by_spin_orbit_coupling_is_a_gap():
+    # Gapless without SOC, gapped with it: the quantum-spin-Hall candidates.
+    check_insulating(ground_state(gap=0.0, gap_soc=0.02))
+    check_insulating(ground_state(gap=1.2, gap_soc=1.1))
+    with pytest.raises(ValueError, match="metal"):
+        check_insulating(ground_state(gap=0.0, gap_soc=0.0))
+    # SOC can close a gap too: the spinor phases then have none.
+    with pytest.raises(ValueError, match="metal"):
+        check_insulating(ground_state(gap=0.01, gap_soc=0.0))
 
 
 @pytest.mark.gpaw

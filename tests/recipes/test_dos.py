@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from asr.recipes.dos import main as dos
+from asr.recipes.magnetic_anisotropy import main as anisotropy
 from asr.recipes.pdos import main as pdos
 
 # MoS2 has 14 electrons within 10 eV below its Fermi level (Mo 4d and 5s,
@@ -33,7 +34,8 @@ def test_mos2_dos_and_orbital_projections(shared_store, mos2, tmp_path):
     assert electrons_below_ef(e, result.dos_soc) == pytest.approx(below, rel=0.01)
 
     projected = pdos(mos2.atoms, calculator=mos2.calculator, kptdensity=4.0)
-    assert [d.uid for d in projected.dependencies] == [record.uid]
+    axis = anisotropy(mos2.atoms, mos2.calculator)  # the spin direction of SOC
+    assert [d.uid for d in projected.dependencies] == [record.uid, axis.uid]
     p = projected.result
     assert p.channels == ["Mo-s", "Mo-p", "Mo-d", "S-s", "S-p"]
     assert p.pdos.shape == (1, 5, len(e)) and p.pdos_soc.shape == (5, len(e))

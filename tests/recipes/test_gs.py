@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 from ase.build import bulk, mx2
-from gpaw_settings import tiny_pw
+from gpaw_settings import lcao, tiny_pw
 
 from asr.recipes.gs import (
     band_edges,
@@ -126,3 +126,15 @@ def test_kpoint_grids_of_hexagonal_layers_hold_k():
 
     assert kpts_for(mx2("MoS2", vacuum=7.5), 12)["size"] == [30, 30, 1]
     assert kpts_for(bulk("Si"), 12)["size"] == [25, 25, 25]  # fcc: untouched
+
+
+@pytest.mark.gpaw
+def test_iron_given_without_moments_is_found_ferromagnetic(store):
+    atoms = bulk("Fe")
+    atoms.set_initial_magnetic_moments(None)  # ASE's bulk Fe carries 2.3 μB
+    gs = groundstate(atoms, lcao([4, 4, 4])).result
+    assert gs.spin_polarized
+    assert gs.magmom > 1.5  # ~2.2 μB converged
+    assert gs.magmoms[0] > 1.5
+    paired = groundstate(atoms, lcao([4, 4, 4]), magnetic=False).result
+    assert not paired.spin_polarized and paired.energy > gs.energy

@@ -8,13 +8,15 @@ import time
 import numpy as np
 import pytest
 from ase import Atoms
-from ase.build import bulk, fcc111
+from ase.build import bulk, fcc111, mx2
 from ase.calculators.emt import EMT
 from ase.eos import EquationOfState
 from ase.io import Trajectory, read, write
-from gpaw_settings import tiny_pw
+from gpaw_settings import lcao, tiny_pw
 
 from asr.core import use_store
+from asr.recipes.common import gpaw_spec_for
+from asr.recipes.gs import gs_spec
 from asr.recipes.relax import (
     RelaxNotConvergedError,
     magnetic_state,
@@ -183,3 +185,45 @@ def test_silicon_pbe_lattice_constant(store):
     a = result.a * 2**0.5  # primitive fcc cell: a_cubic = √2 a
     assert a == pytest.approx(5.47, rel=0.005)
     assert result.smax < 0.0005
+
+
+def janus_mosse():
+    """MoSSe: Se above, S below, so the layer has a dipole along z."""
+    atoms = mx2("MoS2", vacuum=4.0)
+    atoms.numbers[2] = 34
+    return atoms
+
+
+def test_2d_gpaw_specs_get_the_dipole_correction_of_gs():
+    spec = lcao([3, 3, 1])
+    assert gpaw_spec_for(janus_mosse(), spec) == gs_spec(janus_mosse(), spec)
+    assert gpaw_spec_for(janus_mosse(), spec)["poissonsolver"] == {"dipolelayer": "xy"}
+    assert "poissonsolver" not in gpaw_spec_for(bulk("Si"), spec)
+    own = {**spec, "poissonsolver": {"dipolelayer": "xy", "width": 2.0}}
+    assert gpaw_spec_for(janus_mosse(), own) == own
+    assert gpaw_spec_for(janus_mosse(), EMT_SPEC) == EMT_SPEC
+
+
+@pytest.mark.gpaw
+def test_polar_layer_relaxes_with_the_hamiltonian_of_its_ground_state(store):
+    from asr.recipes.gs import main as groundstate
+
+    atoms = janus_mosse()
+    spec = tiny_pw([2, 2, 1])
+    # A loose fmax: the first image is converged, one self-consistent run.
+    relaxed = relax(atoms, calculator=spec, fmax=10.0, fix_cell=True).result
+    assert relaxed.fmax < 10.0
+    gs = groundstate(atoms, spec).result
+    # Without the dipole correction in relax the two differ by ~2 meV.
+    assert relaxed.energy == pytest.approx(gs.energy, abs=1e-5)
+    assert relaxed.forces == pytest.approx(gs.forces, abs=1e-4)
+
+
+@pytest.mark.gpaw
+def test_iron_given_without_moments_relaxes_ferromagnetic(store):
+    atoms = bulk("Fe")
+    atoms.set_initial_magnetic_moments(None)  # ASE's bulk Fe carries 2.3 μB
+    result = relax(atoms, calculator=tiny_pw([3, 3, 3]), fix_cell=True).result
+    assert result.magstate == "fm" and result.magmom > 1.5
+    assert result.atoms.get_initial_magnetic_moments()[0] > 1.5
+    assert result.note == ""
