@@ -29,58 +29,38 @@ def fsck(ctx: click.Context, repair: bool) -> None:
     with progress_bar("Checking objects", total) as advance:
         report = check_store(store, repair=repair, progress=advance)
 
-    verbose = settings().verbose
     out = console()
     out.print(f"Checked {report.objects} objects and {report.refs} refs.")
-    if report.unreachable:
-        out.print(
-            f"{len(report.unreachable)} unreachable objects (harmless: a writer"
-            " stopped before its ref moved)",
-            soft_wrap=True,
-        )
-        if verbose:
-            for oid in report.unreachable:
-                out.print(f"  {oid}", style="dim")
-    if report.tmp_files:
-        hint = "" if repair else " (`asr fsck --repair` removes those of dead writers)"
-        out.print(
-            f"{len(report.tmp_files)} temporary files{hint}",
-            soft_wrap=True,
-            markup=False,
-        )
-        if verbose:
-            for path in report.tmp_files:
-                out.print(f"  {path}", style="dim", markup=False)
-    if report.torn_logs:
-        out.print(
-            f"{len(report.torn_logs)} commit logs end in a torn frame (harmless:"
-            " a writer was killed while appending)",
-            soft_wrap=True,
-        )
-    if report.lost_refs:
-        out.print(
-            f"{len(report.lost_refs)} records without a ref (a writer killed"
-            " before its refs moved, or a lost refs table): `asr fsck --repair`"
-            " re-attaches them",
-            style="yellow",
-            soft_wrap=True,
-        )
-        if verbose:
-            for uid in report.lost_refs:
-                out.print(f"  {uid}", style="dim", markup=False)
-    if report.tableless_packs:
-        out.print(
-            f"{len(report.tableless_packs)} packs without a table (harmless: a"
-            " writer was killed before it wrote the table; `asr fsck --repair`"
-            " indexes them)",
-            soft_wrap=True,
-        )
-    if report.ahead:
-        out.print(
-            f"{len(report.ahead)} revisions newer than their ref (harmless: a"
-            " writer stopped before its ref moved)",
-            soft_wrap=True,
-        )
+    tmp_hint = "" if repair else " (`asr fsck --repair` removes those of dead writers)"
+    notes = (
+        (
+            report.unreachable,
+            "unreachable objects (harmless: a writer stopped before its ref moved)",
+        ),
+        (report.tmp_files, f"temporary files{tmp_hint}"),
+        (
+            report.torn_logs,
+            "commit logs end in a torn frame (harmless: a writer was killed"
+            " while appending)",
+        ),
+        (
+            report.lost_refs,
+            "records without a ref (a writer killed before its refs moved, or a"
+            " lost refs table): `asr fsck --repair` re-attaches them",
+        ),
+        (
+            report.tableless_packs,
+            "packs without a table (harmless: a writer was killed before it"
+            " wrote the table; `asr fsck --repair` indexes them)",
+        ),
+        (
+            report.ahead,
+            "revisions newer than their ref (harmless: a writer stopped before"
+            " its ref moved)",
+        ),
+    )
+    for items, what in notes:
+        note(out, items, what, settings().verbose)
     for error in report.errors:
         out.print(Text(error, style="red"), soft_wrap=True)
     if report.errors:
@@ -100,3 +80,13 @@ def fsck(ctx: click.Context, repair: bool) -> None:
     if report.errors:
         ctx.exit(1)
     out.print(Text("No errors.", style="green"))
+
+
+def note(out, items, what: str, verbose: bool) -> None:
+    """A count of things fsck noticed that are not errors; each with -v."""
+    if not items:
+        return
+    out.print(f"{len(items)} {what}", soft_wrap=True, markup=False)
+    if verbose:
+        for item in items:
+            out.print(f"  {item}", style="dim", markup=False)
