@@ -406,20 +406,6 @@ def _change_text(attempt: dict) -> str:
     )
 
 
-def describe_attempts(attempts: list[dict]) -> list[str]:
-    """One line per failed attempt: what failed, and what was changed."""
-    lines = []
-    for a in attempts:
-        what = f"attempt {a['attempt']}: {CLASS_TEXT.get(a['class'], a['class'])}"
-        if "argument" in a:
-            what += f"; {a['handler']} handler set {a['argument']} "
-            what += f"{a['old']!r} -> {a['new']!r}"
-        elif "resources" in a:
-            what += f"; resubmitted with {a['resources']}"
-        lines.append(f"{what} ({a['error']})")
-    return lines
-
-
 def _give_up_text(name: str, cls: str, attempts: list[dict]) -> str:
     text = CLASS_TEXT.get(cls, cls)
     tried = len(attempts)
