@@ -176,6 +176,12 @@ def chemical_potentials(references: list[dict], elements: list[str]) -> dict:
     return potentials
 
 
+def formation_energy(count: dict, energy: float, potentials: dict) -> float:
+    """Energy per atom (eV) relative to the elements' chemical `potentials`."""
+    reference = sum(n * potentials[symbol] for symbol, n in count.items())
+    return (energy - reference) / sum(count.values())
+
+
 def stability(hform: float, ehull: float) -> str:
     if hform >= STABILITY_MARGIN:
         return "low"
@@ -201,9 +207,8 @@ def main(atoms: Atoms, energy: float, databases: list[str]) -> ConvexHullResult:
     found = read_references([str(p) for p in databases], elements)
     potentials = chemical_potentials(found, elements)
     for ref in found:
-        reference = sum(n * potentials[s] for s, n in ref["count"].items())
-        ref["hform"] = (ref["energy"] - reference) / ref["natoms"]
-    hform = (energy - sum(n * potentials[s] for s, n in count.items())) / natoms
+        ref["hform"] = formation_energy(ref["count"], ref["energy"], potentials)
+    hform = formation_energy(count, energy, potentials)
     # Pure elements first, in order, so the hull's axes follow `elements`.
     found.sort(
         key=lambda r: (len(r["count"]), [elements.index(s) for s in sorted(r["count"])])
