@@ -23,7 +23,7 @@ from asr.core import Result, instruction, key
 
 from .common import DEFAULT_GPAW, dimensionality
 from .gs import main as groundstate
-from .stiffness import VOIGT_LABELS, strained, with_fixed_kpts
+from .setup.strains import VOIGT_LABELS, strained, with_fixed_kpts
 
 COMPONENTS = ("xx", "yy", "xy")
 

@@ -2,7 +2,7 @@
 
 Each independent strain component (Voigt order xx, yy, zz, yz, xz, xy; a 2D
 material only xx, yy, xy) is applied with ± `strain_percent`
-(`asr.stiffness.strained`, engineering strain for shears) and the
+(`asr.setup.strains.strained`, engineering strain for shears) and the
 polarization phases of the strained cells (`asr.formalpolarization`) give
 the proper piezoelectric tensor by central differences,
 
@@ -30,7 +30,7 @@ from asr.core import Result, instruction, key
 from .common import DEFAULT_GPAW, DEFAULT_GPAW_FORCES, check_2d, dimensionality
 from .formalpolarization import POLARIZATION_KPTS, nonperiodic_measure
 from .formalpolarization import main as formalpolarization
-from .stiffness import COMPONENTS, VOIGT_LABELS, strained, with_fixed_kpts
+from .setup.strains import COMPONENTS, VOIGT_LABELS, strained, with_fixed_kpts
 from .wavefunctions import kpts_argument
 
 # Voigt index -> the two Cartesian indices of the strain.

@@ -17,7 +17,6 @@ from typing import Annotated
 
 import numpy as np
 from ase import Atoms, units
-from ase.stress import voigt_6_to_full_3x3_strain
 
 from asr.core import Result, instruction, key
 
@@ -26,12 +25,14 @@ from .common import (
     calculator_for,
     dimensionality,
     gpaw_spec_for,
-    kpts_for,
+)
+from .setup.strains import (
+    VOIGT_LABELS,
+    strained,
+    voigt_components,
+    with_fixed_kpts,
 )
 
-VOIGT_LABELS = ("xx", "yy", "zz", "yz", "xz", "xy")
-# Voigt components of a material with 3 and 2 periodic directions.
-COMPONENTS = {3: (0, 1, 2, 3, 4, 5), 2: (0, 1, 5)}
 # eV/Å³ -> GPa and eV/Å² -> N/m.
 GPA = 1 / units.GPa
 N_PER_M = units.m**2 / units.J
@@ -126,28 +127,6 @@ class StiffnessResult(Result):
         return panel
 
 
-def strained(atoms: Atoms, component: int, strain: float) -> Atoms:
-    """`atoms` with Voigt strain `strain` (engineering strain for shears)."""
-    vector = np.zeros(6)
-    vector[component] = strain
-    deformation = voigt_6_to_full_3x3_strain(vector)
-    new = atoms.copy()
-    new.set_cell(atoms.cell.array @ deformation.T, scale_atoms=True)
-    return new
-
-
-def with_fixed_kpts(atoms: Atoms, calculator: dict) -> dict:
-    """The specification with a k-point density turned into a fixed grid.
-
-    All strained cells then use the k-points of the unstrained cell.
-    """
-    spec = dict(calculator)
-    kpts = spec.get("kpts")
-    if isinstance(kpts, dict) and "density" in kpts:
-        spec["kpts"] = kpts_for(atoms, kpts["density"], kpts.get("gamma", True))
-    return spec
-
-
 def stress_of(atoms: Atoms, calculator: dict, relax_positions: bool, fmax: float):
     if relax_positions:
         from .relax import main as relax
@@ -176,15 +155,8 @@ def main(
 
     `fmax` (eV/Å) is the force tolerance when `relax_positions` is set.
     """
+    components = voigt_components(atoms)
     dim = dimensionality(atoms)
-    if dim not in COMPONENTS:
-        raise ValueError(
-            f"stiffness needs a 3D or 2D material; this one has {dim} periodic "
-            "directions"
-        )
-    if dim == 2 and tuple(atoms.pbc) != (True, True, False):
-        raise ValueError("2D materials must be periodic along x and y")
-    components = COMPONENTS[dim]
     spec = with_fixed_kpts(atoms, calculator)
     strain = strain_percent / 100
     stresses = np.array(
