@@ -34,3 +34,30 @@ def test_silicon_hse_gap_is_larger_than_pbe(store, tmp_path):
     assert result.database_keys()["gap_hse"] == result.gap_hse
     (figure,) = result.figures(tmp_path)
     assert figure.read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.gpaw
+@pytest.mark.slow
+def test_silicon_hse_band_structure(store, tmp_path):
+    from asr.recipes.hse_bandstructure import main as hse_bandstructure
+
+    kpts = {"size": [2, 2, 2], "gamma": True}
+    result = hse_bandstructure(
+        bulk("Si"), TINY, kpts=kpts, empty_bands=4, npoints=30
+    ).result
+    hse_result = hse(bulk("Si"), TINY, kpts=kpts, empty_bands=4).result
+    assert result.method == "HSE06" and result.bands[0] == 0
+    assert result.energies.shape == result.energies_dft.shape
+    assert result.energies.shape[1] == 30
+    # At Γ (first path point, on the grid) the bands are asr.hse's own.
+    gamma = hse_result.eigenvalues_hse[0, 0] - hse_result.eigenvalues_pbe[0, 0]
+    n = result.energies.shape[2]
+    assert result.energies[0, 0] - result.energies_dft[0, 0] == pytest.approx(
+        gamma[:n], abs=1e-6
+    )
+    # The path's gap opens as asr.hse's does (both indirect for silicon).
+    assert result.gap > hse_result.gap_pbe + 0.4
+    assert result.vbm < result.efermi < result.cbm
+    (figure,) = result.figures(tmp_path)
+    assert figure.name == "hse06-bandstructure.png"
+    assert figure.read_bytes().startswith(b"\x89PNG")

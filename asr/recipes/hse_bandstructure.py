@@ -1,0 +1,191 @@
+"""HSE06 band structure: the HSE06 correction interpolated onto the PBE band path.
+
+A hybrid functional along a band path of hundreds of k-points costs far too
+much, so, as the C2DB does, the correction Δ_n(k) = ε_n^HSE(k) - ε_n^PBE(k)
+of each band is taken on the k-point grid of `asr.hse` and interpolated
+(ASE's `ase.dft.kpoints.monkhorst_pack_interpolate`, linear over the grid
+unfolded to the whole Brillouin zone) onto the path of `asr.bandstructure`,
+where it is added to the PBE bands. The correction varies slowly with k;
+the bands themselves do not, which is why it is the correction that is
+interpolated. Bands are matched by index, so the result is only as good as
+the grid of `asr.hse` and is least trustworthy where bands cross. Energies
+are relative to the reference of `asr.bandstructure` (the vacuum level of a
+2D material, else the Fermi level); spin-orbit coupling is not included.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+from ase import Atoms
+
+from asr.core import Result, instruction, key
+
+from .common import DEFAULT_GPAW
+from .gs import band_edges
+from .hse import HSE_KPTS
+
+
+@dataclass
+class QPBandStructureResult(Result):
+    """Corrected (e.g. HSE06) bands along the band path of asr.bandstructure."""
+
+    title = "Quasiparticle band structure"
+    method: str = field(metadata=key("Method of the corrections, e.g. HSE06"))
+    path: dict = field(metadata=key("Band path, as in asr.bandstructure"))
+    reference_name: str = field(
+        metadata=key("What energies are relative to: 'vacuum level' or 'Fermi level'")
+    )
+    bands: list = field(metadata=key("Band indices n1, n2 (n1 <= n < n2) shown"))
+    energies: np.ndarray = field(
+        metadata=key("Corrected band energies (spins, path k-points, bands)", "eV")
+    )
+    energies_dft: np.ndarray = field(
+        metadata=key("PBE band energies of the same bands (spins, k, bands)", "eV")
+    )
+    efermi: float = field(
+        metadata=key("Fermi level of the corrected bands (mid-gap)", "eV")
+    )
+    gap: float = field(metadata=key("Band gap along the path", "eV"))
+    vbm: float | None = field(
+        metadata=key("Valence band maximum along the path (None: a metal)", "eV")
+    )
+    cbm: float | None = field(
+        metadata=key("Conduction band minimum along the path (None: a metal)", "eV")
+    )
+
+    def figures(self, folder: Path) -> list[Path]:
+        from ase.dft.kpoints import BandPath
+        from matplotlib.figure import Figure
+
+        path = BandPath(**self.path)
+        x, xticks, labels = path.get_linear_kpoint_axis()
+        fig = Figure(figsize=(6.4, 4.8))
+        ax = fig.subplots()
+        for s, (dft, qp) in enumerate(zip(self.energies_dft, self.energies)):
+            ax.plot(x, dft, color="0.65", lw=0.8, label="PBE" if s == 0 else None)
+            ax.plot(x, qp, color="C0", lw=1.2, label=self.method if s == 0 else None)
+        handles, names = ax.get_legend_handles_labels()
+        keep = {n: h for h, n in zip(handles, names) if n}
+        ax.legend(keep.values(), keep.keys(), loc="upper right")
+        ax.axhline(self.efermi, color="k", ls=":", lw=0.8)
+        low = self.vbm if self.vbm is not None else self.efermi
+        high = self.cbm if self.cbm is not None else self.efermi
+        ax.set_ylim(low - 3, high + 3)
+        ax.set_xlim(x[0], x[-1])
+        ax.set_xticks(xticks, [name.replace("G", "Γ") for name in labels])
+        for tick in xticks:
+            ax.axvline(tick, color="0.8", lw=0.6, zorder=0)
+        ref = "vac" if self.reference_name == "vacuum level" else "F"
+        ax.set_ylabel(rf"$E - E_\mathrm{{{ref}}}$ [eV]")
+        ax.set_title(f"{self.method} band structure, gap {self.gap:.2f} eV")
+        fig.tight_layout()
+        filename = Path(folder) / f"{self.method.lower()}-bandstructure.png"
+        fig.savefig(filename)
+        return [filename]
+
+    def webpanel(self) -> dict[str, Any]:
+        panel = super().webpanel()
+        panel["figures"] = [f"{self.method.lower()}-bandstructure.png"]
+        return panel
+
+
+def interpolate_onto_path(
+    gpw: Path, values: np.ndarray, path_kpts: np.ndarray
+) -> np.ndarray:
+    """`values` (spins, IBZ k-points of `gpw`, bands) at `path_kpts` (scaled).
+
+    The grid of `gpw` must be a Monkhorst-Pack grid (GPAW's default).
+    """
+    from ase.dft.kpoints import (
+        get_monkhorst_pack_size_and_offset,
+        monkhorst_pack_interpolate,
+    )
+    from gpaw import GPAW
+
+    calc = GPAW(str(gpw), txt=None)
+    size, offset = get_monkhorst_pack_size_and_offset(calc.get_bz_k_points())
+    icell = calc.atoms.cell.reciprocal()
+    bz2ibz = calc.get_bz_to_ibz_map()
+    moved = np.moveaxis(values, 1, 0)  # (IBZ k, spins, bands)
+    interpolated = monkhorst_pack_interpolate(
+        path_kpts, moved, icell, bz2ibz, size, offset
+    )
+    return np.moveaxis(np.asarray(interpolated), 0, 1)
+
+
+def corrected_bands(
+    method: str,
+    atoms: Atoms,
+    calculator: dict,
+    gpw: Path,
+    corrections: np.ndarray,
+    n1: int,
+    efermi: float,
+    npoints: int,
+    path: str | None,
+) -> QPBandStructureResult:
+    """The PBE bands n1, n1 + 1, ... of `asr.bandstructure` plus `corrections`.
+
+    `corrections` (spins, IBZ k-points of `gpw`, bands) start at band `n1`;
+    `efermi` is the Fermi level of the corrected bands on GPAW's scale.
+    """
+    from .bandstructure import main as bandstructure
+
+    bs = bandstructure(atoms, calculator, npoints=npoints, path=path).result
+    n2 = min(n1 + corrections.shape[2], bs.energies.shape[2])
+    corrections = corrections[:, :, : n2 - n1]
+    kpts = bs.path["kpts"]
+    dft = bs.energies[:, :, n1:n2]
+    qp = dft + interpolate_onto_path(gpw, corrections, kpts)
+    efermi = float(efermi - bs.reference)
+    edges = band_edges(qp, efermi, kpts)
+    if edges.vbm is not None:
+        efermi = (edges.vbm + edges.cbm) / 2
+    return QPBandStructureResult(
+        method=method,
+        path=bs.path,
+        reference_name=bs.reference_name,
+        bands=[n1, n2],
+        energies=qp,
+        energies_dft=dft,
+        efermi=efermi,
+        gap=edges.gap,
+        vbm=edges.vbm,
+        cbm=edges.cbm,
+    )
+
+
+@instruction("asr.hse_bandstructure", version=0, packages=("gpaw",))
+def main(
+    atoms: Atoms,
+    calculator: dict = DEFAULT_GPAW,
+    kpts: dict = HSE_KPTS,
+    empty_bands: int = 8,
+    npoints: Annotated[int, "k-points"] = 400,
+    path: str | None = None,
+) -> QPBandStructureResult:
+    """HSE06 bands along `path` (None: ASE's path for the cell).
+
+    `kpts` and `empty_bands` are those of `asr.hse`; `npoints` and `path`
+    those of `asr.bandstructure`.
+    """
+    from .hse import main as hse
+    from .wavefunctions import main as wavefunctions
+
+    result = hse(atoms, calculator, kpts=kpts, empty_bands=empty_bands).result
+    wfs = wavefunctions(atoms, calculator, kpts=kpts, nbands=-empty_bands).result
+    return corrected_bands(
+        "HSE06",
+        atoms,
+        calculator,
+        wfs.gpw.path,
+        result.eigenvalues_hse - result.eigenvalues_pbe,
+        0,
+        result.efermi_hse,
+        npoints,
+        path,
+    )
