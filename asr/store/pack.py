@@ -26,6 +26,7 @@ from .files import (
     FileLock,
     create_empty,
     is_tmp,
+    listdir,
     read_bytes,
     remove,
     tmp_is_orphan,
@@ -237,10 +238,24 @@ class GcReport:
     folded_logs: int = 0
     packed_refs: int = 0  # loose refs folded into the packed refs
     removed_batches: int = 0  # batch tables no ref names any more
+    removed_locks: int = 0  # call-lock files whose holder is gone
 
 
 def _gc_lock(store: Maintained) -> FileLock:
     return FileLock(store.root / "locks" / "gc.lock", timeout=3600)
+
+
+def remove_stale_locks(store: Maintained) -> int:
+    """Remove the call-lock files (`locks/*.lock`) whose holder is gone.
+
+    By the rule a waiting process breaks them with (`FileLock`): a holder
+    of this host that is dead or a zombie, or one elsewhere that stopped
+    touching its file; a live holder's lock is never removed, and one a
+    process takes meanwhile is put back. Returns how many went.
+    """
+    folder = store.root / "locks"
+    names = [n for n in listdir(folder) if n.endswith(".lock") and n != "gc.lock"]
+    return sum(FileLock(folder / name).break_if_stale() for name in names)
 
 
 def gc(
@@ -266,6 +281,7 @@ def gc(
         report.packed_refs = _remove_packed_loose_refs(store, loose)
         folded.remove()
         report.removed_batches = _remove_unused_batches(store)
+        report.removed_locks = remove_stale_locks(store)
     trash.empty([*leftover, trash_bin.folder], wait=not background)
     store.refresh()
     return report
