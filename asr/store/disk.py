@@ -424,8 +424,10 @@ class DiskStore(BaseStore):
         """
         if not self._batched.find(bytes.fromhex(uid)):
             return found
+        # The tables first, then the head files (as gc does): a table listed
+        # had its head file before, so a batch still moving is seen busy.
+        named = self._batched.named()
         busy = unsettled(self)
-        named = dict(zip(self._batched.names(), self._batched.tables()))
         moved = {
             ObjectId(table.columns["oid"][row].tobytes()): name
             for name, table in named.items()
