@@ -250,7 +250,8 @@ def test_a_lost_loose_ref_of_a_batch_is_found_not_read_stale(tmp_path):
         assert dict(fresh.iter_refs())[uid] == head
     report = fsck(fresh)
     assert not report.ok and any(str(store._ref_path(uid)) in e for e in report.errors)
-    fsck(type(store)(store.root), repair=True)
+    with pytest.warns(UserWarning):  # the ref is read once more, to move it
+        fsck(type(store)(store.root), repair=True)
     assert store._ref_path(uid).is_file()
     assert fsck(type(store)(store.root)).ok
 
