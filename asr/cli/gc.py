@@ -33,6 +33,8 @@ def gc(repack: bool) -> None:
         out.print(f"Packed {report.packed_refs} loose refs.")
     if report.removed_batches:
         out.print(f"Removed {report.removed_batches} batch tables no ref names.")
+    if report.removed_locks:
+        out.print(f"Removed {report.removed_locks} lock files of processes gone.")
     if report.skipped_corrupt:
         out.print(
             Text(

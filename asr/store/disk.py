@@ -31,7 +31,6 @@ import os
 import threading
 import warnings
 from collections.abc import Callable, Iterator
-from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -53,11 +52,11 @@ from .files import (
     write_atomic,
 )
 from .ids import ObjectId, Uid, digest
-from .refbatch import batch_ref, move_refs
+from .maintenance import TOMBSTONE
+from .refbatch import batch_ref, move_refs, unsettled
 
 STORE_DIR = ".asr"
 FORMAT_LINE = "asr-store 1\n"
-TOMBSTONE = b"deleted\n"
 
 
 def find_root(start: str | os.PathLike | None = None) -> Path:
@@ -118,6 +117,8 @@ def _held_by(keys: np.ndarray, held: list[tables.Table]) -> np.ndarray:
 
 
 class DiskStore(BaseStore):
+    """A store in a `.asr/` folder; provides `maintenance.Maintained`."""
+
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
         fmt = self.root / "format"
@@ -142,6 +143,10 @@ class DiskStore(BaseStore):
         self._segments = tables.TableCache(self.index_dir / "packed")
         self._pack_fds: dict[str, int] = {}
         self._batch_tables: dict[str, tables.Table] = {}  # see refbatch.py
+        # The same tables, to find refs whose loose file was lost: one that
+        # cannot be read only costs the refs that name it (fsck says so).
+        self._batched = tables.TableCache(self.refs_dir / "batch")
+        self._batched.skip_damaged = True
         self._view = threading.local()  # see `one_view`
         self.durable = True
 
@@ -163,7 +168,7 @@ class DiskStore(BaseStore):
         # Tables are listed again (and new ones loaded) when next used, not
         # now: a bulk writer refreshes after each batch, and loading every
         # index segment a migration writes would keep them all in memory.
-        for cache in (self._packs, self._packed_refs, self._segments):
+        for cache in (self._packs, self._packed_refs, self._segments, self._batched):
             cache.forget()
         self._log.refresh()
 
@@ -197,6 +202,50 @@ class DiskStore(BaseStore):
         offset = int(table.columns["offset"][row])
         length = int(table.columns["length"][row])
         return os.pread(fd, length, offset), f"pack {name} at {offset}"
+
+    # -- the maintenance interface (maintenance.Maintained) -------------------
+
+    def loose_object_file(self, oid: str) -> str:
+        return self._loose(oid)
+
+    def pack_names(self) -> list[str]:
+        return self._packs.names()
+
+    def pack_tables(self, refresh: bool = False) -> list[tables.Table]:
+        return self._packs.tables(refresh)
+
+    def read_packed(self, table: tables.Table, row: int) -> bytes:
+        return self._read_packed(table, row)[0]
+
+    def loose_ref_path(self, uid: str) -> Path:
+        return self._ref_path(uid)
+
+    def loose_ref_file(self, uid: str) -> str:
+        return self._loose_ref(uid)
+
+    def parse_ref(self, uid: str, text: bytes) -> ObjectId | None:
+        return self._parse_ref(uid, text)
+
+    def packed_ref_names(self) -> list[str]:
+        return self._packed_refs.names()
+
+    def segment_names(self) -> list[str]:
+        return self._segments.names()
+
+    def index_uids(self, exact: bytes) -> set[Uid]:
+        return self._index_exact(exact)
+
+    @contextlib.contextmanager
+    def skipping_damaged_tables(self) -> Iterator[None]:
+        caches = (self._packs, self._packed_refs, self._segments)
+        for cache in caches:
+            cache.skip_damaged = True
+        self.refresh()
+        try:
+            yield
+        finally:
+            for cache in caches:
+                cache.skip_damaged = False
 
     def _add_record(self, uid, oid, data, index, new_ref):
         # One frame in this process's log: object, index terms and new ref
@@ -326,6 +375,8 @@ class DiskStore(BaseStore):
                 found = self._packed_ref(uid) or self._log.refs.get(uid)
             if uid in self._log.revisions:  # rare: a revision with no loose ref
                 found = self._newest_logged(uid, found)
+            if found is not None:  # rare: a batch's ref whose file was lost
+                found = self._newest_batched(uid, found)
             return found
         except NotADirectoryError:
             return None
@@ -362,6 +413,50 @@ class DiskStore(BaseStore):
                 stacklevel=3,
             )
         return head
+
+    def _newest_batched(self, uid: str, found: ObjectId) -> ObjectId:
+        """`found`, or a revision after it that a finished batch moved to.
+
+        A batch table's row whose revision names the ref's target as parent
+        means the batch moved the ref there and its loose file was lost;
+        a batch being moved or stopped partway proves nothing (its row may
+        never have moved).
+        """
+        if not self._batched.find(bytes.fromhex(uid)):
+            return found
+        # The tables first, then the head files (as gc does): a table listed
+        # had its head file before, so a batch still moving is seen busy.
+        named = self._batched.named()
+        busy = unsettled(self)
+        moved = {
+            ObjectId(table.columns["oid"][row].tobytes()): name
+            for name, table in named.items()
+            if name.removesuffix(tables.SUFFIX) not in busy
+            for row in table.rows(bytes.fromhex(uid))
+        }
+        head = found
+        while True:
+            newer = [oid for oid in moved if self._parent_in(uid, oid) == head]
+            if len(newer) != 1:
+                break
+            head = newer[0]
+        if head != found:
+            warnings.warn(
+                f"the ref of {uid} was lost: {moved[head]} moved it to {head},"
+                f" but its file {self._loose_ref(uid)} is missing; read that"
+                " revision; run asr fsck --repair",
+                StoreWarning,
+                stacklevel=3,
+            )
+        return head
+
+    def _parent_in(self, uid: str, oid: ObjectId) -> ObjectId | None:
+        """The parent of revision `oid` of record `uid`, if it is one."""
+        try:
+            obj = self.get(oid)
+        except StoreError:
+            return None
+        return obj.parent if obj.kind == "record" and obj.uid == uid else None
 
     def _parse_ref(self, uid: str, text: bytes) -> ObjectId | None:
         """A loose ref's content: an object id, a tombstone or a batch line."""
@@ -441,6 +536,16 @@ class DiskStore(BaseStore):
         # table with numpy: no set of every uid (a hundred bytes a ref).
         self._log.refresh()
         logged = dict(self._log.refs)  # read before the packed refs (see get_ref)
+        batched = (
+            {  # refs a batch moved, in case their loose file was lost
+                Uid(keys[start : start + 16])
+                for table in self._batched.tables()
+                for keys in [table.keys.tobytes()]
+                for start in range(0, len(keys), 16)
+            }
+            - loose_uids
+        )
+        unsure = self._log.revisions.keys() | batched
         packed = self._packed_refs.tables()[::-1]
         for i, table in enumerate(packed):
             hidden = _held_by(table.keys, packed[:i])
@@ -451,7 +556,7 @@ class DiskStore(BaseStore):
                 uid = Uid(uids[start : start + 16])
                 if not hide and uid not in loose_uids:
                     oid = ObjectId(oids[start : start + 16])
-                    if uid in self._log.revisions:
+                    if uid in unsure:
                         oid = self._resolved(uid, oid, on_error)
                         if oid is None:
                             continue
@@ -461,7 +566,7 @@ class DiskStore(BaseStore):
         for uid, hide in zip(uids, _held_by(keys, packed).tolist()):
             if not hide and uid not in loose_uids:
                 oid = logged[uid]
-                if uid in self._log.revisions:
+                if uid in unsure:
                     oid = self._resolved(uid, oid, on_error)
                     if oid is None:
                         continue
@@ -469,7 +574,8 @@ class DiskStore(BaseStore):
 
     def _resolved(self, uid, oid, on_error) -> ObjectId | None:
         try:
-            return self._newest_logged(uid, oid)
+            oid = self._newest_logged(uid, oid)
+            return oid and self._newest_batched(uid, oid)
         except StoreError as err:
             if on_error is None:
                 raise
@@ -616,55 +722,3 @@ def _segment_shape_block(
         return None
     matrix = floats[start[rows][:, None] + np.arange(length)]
     return columns["shape_uid"][lo:hi][rows], matrix.reshape(len(rows), length)
-
-
-def segment_entries(
-    table: tables.Table,
-) -> tuple[list[tuple[bytes, Uid]], list[tuple[bytes, Uid, np.ndarray]]]:
-    """All exact and shape entries of an index segment."""
-    columns = table.columns
-    exact = [
-        (table.key(row), Uid(columns["uid"][row].tobytes()))
-        for row in range(len(table))
-    ]
-    start, length, floats = (
-        columns["float_start"],
-        columns["float_length"],
-        columns["floats"],
-    )
-    shape = [
-        (
-            columns["shape_key"][row].tobytes(),
-            Uid(columns["shape_uid"][row].tobytes()),
-            floats[start[row] : start[row] + length[row]],
-        )
-        for row in range(len(columns["shape_key"]))
-    ]
-    return exact, shape
-
-
-def index_segment(
-    exact: list[tuple[bytes, Uid]], shape: list[tuple[bytes, Uid, np.ndarray]]
-) -> tables.Table:
-    """An index segment: exact keys -> uid, and shape keys -> (uid, floats).
-
-    The shape rows are a second table in the same file, sorted by shape key,
-    with every float vector in one flat array.
-    """
-    shape = sorted(shape, key=itemgetter(0))
-    vectors = [np.asarray(v, "<f8") for _s, _u, v in shape]
-    lengths = np.fromiter(map(len, vectors), np.int64, len(vectors))
-    starts = np.cumsum(lengths) - lengths
-    floats = np.concatenate(vectors) if vectors else np.zeros(0, "<f8")
-    return tables.build(
-        "index",
-        [key for key, _uid in exact],
-        {"uid": tables.hex16_column(uid for _key, uid in exact)},
-        unsorted={
-            "shape_key": tables.bytes16_column([s for s, _u, _v in shape]),
-            "shape_uid": tables.hex16_column(u for _s, u, _v in shape),
-            "float_start": starts,
-            "float_length": lengths,
-            "floats": floats,
-        },
-    )

@@ -251,7 +251,7 @@ class FileLock:
         try:
             fd = _open_exclusive(self.path)
         except FileExistsError:
-            self._break_if_stale()
+            self.break_if_stale()
             return False
         try:
             content = self.content
@@ -270,12 +270,17 @@ class FileLock:
         except OSError:
             return None
 
-    def _break_if_stale(self) -> None:
+    def break_if_stale(self) -> bool:
+        """Remove the lock file if its holder is gone; True if it went.
+
+        Safe against a process taking the lock meanwhile: the file is
+        renamed aside and put back if it is no longer the stale one.
+        """
         try:
             content = read_bytes(self.path)
             age = time.time() - os.stat(self.path).st_mtime
         except OSError:
-            return
+            return False
         fields = content.decode(errors="replace").split()
         if len(fields) < 2:  # holder died between create and write
             stale = age > 5.0
@@ -283,18 +288,21 @@ class FileLock:
             host, pid = fields[0], int(fields[1]) if fields[1].isdigit() else -1
             stale = (host == HOST and not pid_alive(pid)) or age > self.stale_after
         if not stale:
-            return
+            return False
         # Move it aside, and put it back if it was a new holder's lock that
         # replaced the stale one since we looked.
         grave = _tmp_name(self.path)
         try:
             os.rename(self.path, grave)
         except OSError:
-            return
+            return False
+        broken = True
         with contextlib.suppress(OSError):
             if read_bytes(grave) != content:
                 os.link(grave, self.path)
+                broken = False
         remove(grave)
+        return broken
 
     def replace(self, target: Path) -> None:
         """Rename the lock (holding `content`) over `target`: write and release."""

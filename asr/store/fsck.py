@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import codec, log, tables
-from .disk import TOMBSTONE, DiskStore
 from .errors import DecodeError, ObjectNotFoundError, StoreError, StoreWarning
 from .files import is_tmp, listdir, read_bytes
 from .ids import ObjectId, Uid, hash_bytes
+from .maintenance import COMMITTED, TOMBSTONE, Maintained
 from .objects import decode_object, encode_object
 from .pack import PACK_MAGIC, tmp_files
 
@@ -46,7 +46,7 @@ class Damage:
     """One damaged file: what is wrong and what it costs."""
 
     path: Path
-    kind: str  # "object", "table", "pack", "log", "ref", "copy"
+    kind: str  # "object", "table", "pack", "log", "ref", "copy", "mark"
     message: str
 
 
@@ -64,6 +64,7 @@ class FsckReport:
     lost_refs: list[Uid] = field(default_factory=list)
     missing_from_index: list[Uid] = field(default_factory=list)
     tableless_packs: list[Path] = field(default_factory=list)  # notes
+    missing_refs_tables: list[Path] = field(default_factory=list)  # committed
     repaired: list[str] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)
 
@@ -87,7 +88,7 @@ class _Seen:
 
 
 def fsck(
-    store: DiskStore,
+    store: Maintained,
     repair: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> FsckReport:
@@ -134,15 +135,9 @@ def fsck(
     _check_tables(store, check, report)
     # Damaged tables are left out of what readers see, so every other ref
     # and object is still checked (and the cost of the damage is counted).
-    for cache in (store._packs, store._packed_refs, store._segments):
-        cache.skip_damaged = True
-    store.refresh()
-    try:
+    with store.skipping_damaged_tables():
         _check_refs(store, seen, report)
         _check_index(store, report)
-    finally:
-        for cache in (store._packs, store._packed_refs, store._segments):
-            cache.skip_damaged = False
     _check_copies(store, report)
     report.tmp_files = tmp_files(store)
     if repair:
@@ -152,7 +147,7 @@ def fsck(
     return report
 
 
-def _check_logs(store: DiskStore, check, report: FsckReport) -> None:
+def _check_logs(store: Maintained, check, report: FsckReport) -> None:
     paths = store.log_paths()
     contents = log.read_logs(paths)
     bad: set[Path] = set()
@@ -185,7 +180,7 @@ def _check_logs(store: DiskStore, check, report: FsckReport) -> None:
         report.damaged.append(Damage(path, "log", f"damaged commit log {path}"))
 
 
-def _check_tables(store: DiskStore, check, report: FsckReport) -> None:
+def _check_tables(store: Maintained, check, report: FsckReport) -> None:
     """Every table file, and every pack with the objects its table lists."""
     named_packs = set()
     for folder, what in TABLE_FOLDERS.items():
@@ -203,6 +198,7 @@ def _check_tables(store: DiskStore, check, report: FsckReport) -> None:
             if folder == "objects/pack":
                 named_packs.add(table.meta.get("pack"))
                 _check_pack(store, path, table, check, report)
+    _check_committed_marks(store, report)
     for name in sorted(listdir(store.pack_dir)):
         if name.endswith(".pack") and not is_tmp(name) and name not in named_packs:
             # A writer killed between a pack and its table (the commit point)
@@ -211,6 +207,24 @@ def _check_tables(store: DiskStore, check, report: FsckReport) -> None:
             path = store.pack_dir / name
             report.damaged.append(Damage(path, "pack", f"pack {path} has no table"))
             report.tableless_packs.append(path)
+
+
+def _check_committed_marks(store: Maintained, report: FsckReport) -> None:
+    """A committed packed-refs table must be there (rule 5 of `maintenance`).
+
+    Its mark is removed before it, so a mark seen after its table was found
+    missing means the table was lost (a gc merging it meanwhile would have
+    removed the mark first).
+    """
+    folder = store.refs_dir / "packed"
+    for name in sorted(listdir(folder)):
+        if not name.endswith(COMMITTED) or is_tmp(name):
+            continue
+        mark = folder / name
+        table = folder / (name.removesuffix(COMMITTED) + tables.SUFFIX)
+        if not table.exists() and mark.exists():
+            report.missing_refs_tables.append(table)
+            report.damaged.append(Damage(mark, "mark", f"{table} is missing"))
 
 
 def _check_pack(store, table_path: Path, table, check, report: FsckReport) -> None:
@@ -239,7 +253,7 @@ def _check_pack(store, table_path: Path, table, check, report: FsckReport) -> No
         report.damaged.append(Damage(pack_path, "pack", f"damaged pack {pack_path}"))
 
 
-def _check_refs(store: DiskStore, seen: _Seen, report: FsckReport) -> None:
+def _check_refs(store: Maintained, seen: _Seen, report: FsckReport) -> None:
     kinds, headers = seen.kinds, seen.headers
     tombstones = set()
     for hexid, text in store.loose_ref_texts():
@@ -302,6 +316,12 @@ def _check_refs(store: DiskStore, seen: _Seen, report: FsckReport) -> None:
     # transfer killed before its refs moved leaves the same picture as a
     # deleted refs table. Either way `--repair` re-attaches them.
     report.lost_refs = sorted(lost)
+    for table in report.missing_refs_tables:  # committed, so damage: say the cost
+        report.errors.append(
+            f"packed-refs table {table} is missing (it was committed): the"
+            f" {len(lost)} records without a ref lost theirs with it"
+            " (`asr fsck --repair` re-attaches them)"
+        )
 
     reachable = _reachable(heads, seen.references)
     report.unreachable = sorted(
@@ -316,7 +336,7 @@ def _check_refs(store: DiskStore, seen: _Seen, report: FsckReport) -> None:
                     report.errors.append(f"object {oid} refers to missing {target}")
 
 
-def _check_index(store: DiskStore, report: FsckReport) -> None:
+def _check_index(store: Maintained, report: FsckReport) -> None:
     """Every head's exact key finds it: else lookups miss and recompute."""
     try:
         store.refresh()
@@ -325,9 +345,7 @@ def _check_index(store: DiskStore, report: FsckReport) -> None:
             warnings.simplefilter("ignore", StoreWarning)
             heads = list(store.heads())
         for uid, head in heads:
-            if head.index is not None and uid not in store._index_exact(
-                head.index.exact
-            ):
+            if head.index is not None and uid not in store.index_uids(head.index.exact):
                 missing.append(uid)
     except StoreError as err:
         report.errors.append(f"the index cannot be read: {err}")
@@ -340,7 +358,7 @@ def _check_index(store: DiskStore, report: FsckReport) -> None:
     report.missing_from_index = missing
 
 
-def _check_copies(store: DiskStore, report: FsckReport) -> None:
+def _check_copies(store: Maintained, report: FsckReport) -> None:
     """Materialised copies (`files/<blob>/<name>`): each must hold its blob."""
     folder = store.root / "files"
     for blob in sorted(listdir(folder)):
@@ -361,7 +379,7 @@ def blob_id(content: bytes) -> ObjectId:
     return encode_object("blob", {}, bytes(content))[0]
 
 
-def _present(store: DiskStore, oid: ObjectId) -> bool:
+def _present(store: Maintained, oid: ObjectId) -> bool:
     """Is the object there? Unknown behind a corrupt pack index, which is
     reported on its own: then say yes rather than report it missing too."""
     try:
@@ -370,7 +388,7 @@ def _present(store: DiskStore, oid: ObjectId) -> bool:
         return True
 
 
-def _check_chain(store: DiskStore, uid, head, headers: dict, report: FsckReport):
+def _check_chain(store: Maintained, uid, head, headers: dict, report: FsckReport):
     """Walk the revision chain from `head` by the (uid, parent) headers seen."""
     seen = set()
     oid, parent = head, headers[head][1]

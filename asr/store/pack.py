@@ -1,4 +1,4 @@
-"""Packs, batches and garbage collection of a `DiskStore`.
+"""Packs, batches and garbage collection of a `Maintained`.
 
 A pack is committed when its table (the pack index) is renamed into place;
 only then are the loose copies it holds deleted. The same rule holds for
@@ -21,11 +21,12 @@ import numpy as np
 
 from . import refbatch, tables, trash
 from .collector import collector_paused
-from .disk import DiskStore, index_segment, segment_entries
 from .errors import StoreError
 from .files import (
     FileLock,
+    create_empty,
     is_tmp,
+    listdir,
     read_bytes,
     remove,
     tmp_is_orphan,
@@ -33,6 +34,7 @@ from .files import (
 )
 from .ids import ObjectId, Uid, digest, hash_bytes
 from .log import Frame, read_logs
+from .maintenance import COMMITTED, Maintained
 from .objects import (
     IndexTerms,
     StoredObject,
@@ -40,11 +42,12 @@ from .objects import (
     encode_object,
     record_header,
 )
+from .segments import index_segment, segment_entries
 
 PACK_MAGIC = b"ASRPACK1\n"
 
 
-def write_pack(store: DiskStore, items: list[tuple[ObjectId, bytes]]) -> Path | None:
+def write_pack(store: Maintained, items: list[tuple[ObjectId, bytes]]) -> Path | None:
     """Write objects into a new pack; returns the path of its table."""
     if not items:
         return None
@@ -61,7 +64,12 @@ def write_pack(store: DiskStore, items: list[tuple[ObjectId, bytes]]) -> Path | 
     return tables.save(table, store.pack_dir)  # the commit point
 
 
-def write_packed_refs(store: DiskStore, refs: dict[Uid, ObjectId]) -> Path | None:
+def write_packed_refs(store: Maintained, refs: dict[Uid, ObjectId]) -> Path | None:
+    """Commit `refs` as a packed-refs table, then mark it committed.
+
+    The mark (rule 5 of `maintenance`) lets fsck tell a lost table (its
+    mark stays) from one never written (an import killed before it).
+    """
     if not refs:
         return None
     table = tables.build(
@@ -69,7 +77,20 @@ def write_packed_refs(store: DiskStore, refs: dict[Uid, ObjectId]) -> Path | Non
         tables.hex16_column(refs),
         {"oid": tables.hex16_column(refs.values())},
     )
-    return tables.save(table, store.refs_dir / "packed")
+    path = tables.save(table, store.refs_dir / "packed")
+    create_empty(committed_mark(path))
+    return path
+
+
+def committed_mark(table: Path) -> Path:
+    """The mark of a committed packed-refs table."""
+    return table.with_name(table.name.removesuffix(tables.SUFFIX) + COMMITTED)
+
+
+def remove_packed_refs(table: Path) -> None:
+    """Remove a packed-refs table: its mark first, so a mark always has one."""
+    remove(committed_mark(table))
+    remove(table)
 
 
 class BulkWriter:
@@ -86,7 +107,7 @@ class BulkWriter:
     COLLECT_EVERY = 8192  # objects added between two collections of young garbage
 
     def __init__(
-        self, store: DiskStore, max_records: int = 200_000, max_bytes: int = 256 << 20
+        self, store: Maintained, max_records: int = 200_000, max_bytes: int = 256 << 20
     ):
         self.store = store
         self.max_records = max_records
@@ -181,7 +202,7 @@ class BulkWriter:
         return (
             uid in self._refs
             or self.store.get_ref(uid) is not None
-            or self.store._ref_path(uid).exists()
+            or self.store.loose_ref_path(uid).exists()
         )
 
     def get(self, oid: str) -> StoredObject:
@@ -217,14 +238,28 @@ class GcReport:
     folded_logs: int = 0
     packed_refs: int = 0  # loose refs folded into the packed refs
     removed_batches: int = 0  # batch tables no ref names any more
+    removed_locks: int = 0  # call-lock files whose holder is gone
 
 
-def _gc_lock(store: DiskStore) -> FileLock:
+def _gc_lock(store: Maintained) -> FileLock:
     return FileLock(store.root / "locks" / "gc.lock", timeout=3600)
 
 
+def remove_stale_locks(store: Maintained) -> int:
+    """Remove the call-lock files (`locks/*.lock`) whose holder is gone.
+
+    By the rule a waiting process breaks them with (`FileLock`): a holder
+    of this host that is dead or a zombie, or one elsewhere that stopped
+    touching its file; a live holder's lock is never removed, and one a
+    process takes meanwhile is put back. Returns how many went.
+    """
+    folder = store.root / "locks"
+    names = [n for n in listdir(folder) if n.endswith(".lock") and n != "gc.lock"]
+    return sum(FileLock(folder / name).break_if_stale() for name in names)
+
+
 def gc(
-    store: DiskStore, repack: bool = False, progress=None, background: bool = True
+    store: Maintained, repack: bool = False, progress=None, background: bool = True
 ) -> GcReport:
     """Pack loose objects and commit logs; safe while others write.
 
@@ -246,6 +281,7 @@ def gc(
         report.packed_refs = _remove_packed_loose_refs(store, loose)
         folded.remove()
         report.removed_batches = _remove_unused_batches(store)
+        report.removed_locks = remove_stale_locks(store)
     trash.empty([*leftover, trash_bin.folder], wait=not background)
     store.refresh()
     return report
@@ -266,7 +302,7 @@ class _Folded:
             remove(path)
 
 
-def _fold_logs(store: DiskStore, report: GcReport) -> _Folded:
+def _fold_logs(store: Maintained, report: GcReport) -> _Folded:
     """Take every log (rename it to `.fold`, which tells its writer to start
     a new one) and read what it holds. A log with a damaged frame or object
     is left alone, for fsck to report."""
@@ -302,7 +338,7 @@ def _fold_logs(store: DiskStore, report: GcReport) -> _Folded:
 
 
 def _pack_objects(
-    store: DiskStore,
+    store: Maintained,
     repack: bool,
     report: GcReport,
     progress,
@@ -312,7 +348,7 @@ def _pack_objects(
     items: list[tuple[ObjectId, bytes]] = []
     for oid in store.iter_loose_files():
         try:
-            data = read_bytes(store._loose(oid))
+            data = read_bytes(store.loose_object_file(oid))
         except FileNotFoundError:
             continue
         if hash_bytes(data) != oid:
@@ -329,21 +365,22 @@ def _pack_objects(
             items.append((oid, data))
         if progress:
             progress()
-    old_tables = store._packs.names() if repack else []
+    old_tables = store.pack_names() if repack else []
     if repack:
-        for table in store._packs.tables():
+        for table in store.pack_tables():
             for row in range(len(table)):
                 oid = ObjectId(table.key(row))
                 if oid not in seen:
                     seen.add(oid)
-                    items.append((oid, store._read_packed(table, row)[0]))
+                    items.append((oid, store.read_packed(table, row)))
         report.packs_merged = len(old_tables)
     if not items:
         return
     new_table = write_pack(store, items)
     report.packed_objects = len(items)
-    store._packs.tables(refresh=True)
-    paths = [store._loose(oid) for oid, _data in items[:verified_loose]]  # not corrupt
+    store.pack_tables(refresh=True)
+    verified = items[:verified_loose]  # not corrupt
+    paths = [store.loose_object_file(oid) for oid, _data in verified]
     report.removed_loose += sum(_in_parallel(trash_bin.move, paths)) + len(logged)
     _remove_empty_folders({os.path.dirname(path) for path in paths})
     for name in old_tables:
@@ -353,14 +390,14 @@ def _pack_objects(
             remove(store.pack_dir / pack_name)
 
 
-def _pack_index(store: DiskStore, report: GcReport, entries: list[Frame]) -> None:
+def _pack_index(store: Maintained, report: GcReport, entries: list[Frame]) -> None:
     """Merge the index segments and the logs' index entries into one segment.
 
     A record revised in place (same uid and shape) may have several float
     vectors: all are kept, lookups check each candidate against its head,
     and `reindex` drops the stale ones.
     """
-    old = store._segments.names()
+    old = store.segment_names()
     if not entries and len(old) <= 1:
         return
     exact: set[tuple[bytes, Uid]] = set()
@@ -383,7 +420,7 @@ def _pack_index(store: DiskStore, report: GcReport, entries: list[Frame]) -> Non
     _remove_segments(store, old, new_path)
 
 
-def _remove_segments(store: DiskStore, old: list[str], keep: Path) -> None:
+def _remove_segments(store: Maintained, old: list[str], keep: Path) -> None:
     for name in old:
         if name != keep.name:
             remove(store.index_dir / "packed" / name)
@@ -420,14 +457,14 @@ def _remove_empty_folders(folders: set[str]) -> None:
 
 
 def _merge_packed_refs(
-    store: DiskStore,
+    store: Maintained,
     logged: dict[Uid, ObjectId],
     loose: dict[Uid, tuple[bytes, ObjectId]] | None = None,
 ) -> None:
     """One packed-refs table from all of them, the logs' new refs and the
     loose refs (which override the others, as they do for readers)."""
     folder = store.refs_dir / "packed"
-    old = store._packed_refs.names()
+    old = store.packed_ref_names()
     if not logged and not loose and len(old) <= 1:
         return
     refs = {uid: oid for uid, (_text, oid) in (loose or {}).items()}
@@ -442,17 +479,17 @@ def _merge_packed_refs(
     new_path = write_packed_refs(store, refs)
     for name in old:
         if new_path is None or name != new_path.name:
-            remove(folder / name)
+            remove_packed_refs(folder / name)
 
 
-def _read_loose_refs(store: DiskStore) -> dict[Uid, tuple[bytes, ObjectId]]:
+def _read_loose_refs(store: Maintained) -> dict[Uid, tuple[bytes, ObjectId]]:
     """Every loose ref that names a head, with its text. Tombstones stay
     loose (they hide refs in logs gc may not have folded); so do refs that
     cannot be read, for fsck to report."""
     found = {}
     for hexid, text in store.loose_ref_texts():
         try:
-            oid = store._parse_ref(hexid, text)
+            oid = store.parse_ref(hexid, text)
         except StoreError:
             continue
         if oid is not None:
@@ -461,7 +498,7 @@ def _read_loose_refs(store: DiskStore) -> dict[Uid, tuple[bytes, ObjectId]]:
 
 
 def _remove_packed_loose_refs(
-    store: DiskStore, loose: dict[Uid, tuple[bytes, ObjectId]]
+    store: Maintained, loose: dict[Uid, tuple[bytes, ObjectId]]
 ) -> int:
     """Remove the loose refs just packed, each under its lock and only if it
     has not moved since it was read: a ref that moved stays loose, and
@@ -471,7 +508,7 @@ def _remove_packed_loose_refs(
     removed = 0
     with refbatch.LockHolder(store, "gc") as holder:
         for uid, (text, _oid) in loose.items():
-            ref = store._loose_ref(uid)
+            ref = store.loose_ref_file(uid)
             if not holder.lock(ref):
                 continue  # being moved: it stays loose
             try:
@@ -485,7 +522,7 @@ def _remove_packed_loose_refs(
     return removed
 
 
-def _remove_unused_batches(store: DiskStore) -> int:
+def _remove_unused_batches(store: Maintained) -> int:
     """Remove the batch tables that no loose ref names any more (their refs
     were packed or moved on). Looked at in this order: the idle tables,
     then the refs, so that a batch moving meanwhile is never missed."""
@@ -499,7 +536,7 @@ def _remove_unused_batches(store: DiskStore) -> int:
     return len(unused)
 
 
-def rebuild_index(store: DiskStore) -> int:
+def rebuild_index(store: Maintained) -> int:
     """Rebuild the index from refs and head objects (`asr cache reindex`).
 
     The logs are folded first (objects into a pack, new refs into the
@@ -514,7 +551,7 @@ def rebuild_index(store: DiskStore) -> int:
         write_pack(store, folded.objects)
         _merge_packed_refs(store, folded.refs)
         store.refresh()
-        old = store._segments.names()
+        old = store.segment_names()
         exact, shape, heads = [], [], {}
         for uid, head in store.heads():  # a damaged one: left out, with a warning
             heads[uid] = head.oid
@@ -537,7 +574,7 @@ def rebuild_index(store: DiskStore) -> int:
             if now is not None and now != oid:
                 terms = store.get(now).index
                 if terms is not None:
-                    store._index_add(uid, terms)
+                    store.index_add(uid, terms)
     return count
 
 
@@ -551,16 +588,21 @@ def _pending(uid: Uid, frame: Frame, heads: dict, data: dict) -> bool:
     return decode_object(frame.oid, data[frame.oid]).parent == head
 
 
-def remove_tmp_files(store: DiskStore) -> list[Path]:
+def remove_tmp_files(store: Maintained) -> list[Path]:
     """Remove temporary files whose writer is gone; returns what was removed."""
     removed = []
     for path in tmp_files(store):
-        if tmp_is_orphan(path) and remove(path):
+        if not tmp_is_orphan(path):
+            continue
+        if refbatch.is_head_file(path):  # a batch killed partway: say so
+            refbatch.stopped(path)
+            removed.append(path)
+        elif remove(path):
             removed.append(path)
     return removed
 
 
-def tmp_files(store: DiskStore) -> list[Path]:
+def tmp_files(store: Maintained) -> list[Path]:
     found = []
     for folder, _dirs, names in os.walk(store.root):
         found += [Path(folder) / n for n in names if is_tmp(n)]

@@ -34,6 +34,7 @@ from .ids import ObjectId, Uid
 
 BATCH = b"batch"
 HEAD = ".head"
+STOPPED = ".stopped"  # a batch that stopped partway: some refs may not have moved
 LOCK = ".lock"
 MAX_LINKS = 4096  # per head file; file systems allow 32,000 or more
 TOUCH_EVERY = 256  # refresh the locks' age (one inode: all of them at once)
@@ -66,9 +67,12 @@ def _move_batch(store, moves) -> list:
     name, data = tables.encode(table)
     # The head file comes first: from before the table exists until every
     # ref is moved, it says "in use" to gc. Durable: every moved ref is it.
-    with LockHolder(store, name, f" batch {name}", durable=True) as holder:
+    holder = LockHolder(store, name, f" batch {name}", durable=True, batch=name)
+    with holder:
         write_atomic(_table_path(store, name), data)
-        return [_move_one(store, holder, uid, exp) for uid, _oid, exp in moves]
+        results = [_move_one(store, holder, uid, exp) for uid, _oid, exp in moves]
+        holder.partial = not all(moved is True for moved in results)
+        return results
 
 
 def _table_path(store, name: str):
@@ -103,19 +107,33 @@ class LockHolder:
     batch `<name>` is being moved.
     """
 
-    def __init__(self, store, name: str, suffix: str = "", durable: bool = False):
+    def __init__(
+        self,
+        store,
+        name: str,
+        suffix: str = "",
+        durable: bool = False,
+        batch: str | None = None,
+    ):
         self.store = store
         self.path = _tmp_name(store.refs_dir / "batch" / f"{name}{HEAD}")
         self.line = f"{HOST} {os.getpid()} {time.time():.3f}{suffix}\n".encode()
         self.durable = durable
+        self.batch = batch
+        self.partial = False  # some refs of the batch did not move
         self.count = 0
 
     def __enter__(self) -> LockHolder:
         write_atomic(self.path, self.line, durable=self.durable)
         return self
 
-    def __exit__(self, *exc) -> None:
-        remove(self.path)  # the locks and refs keep the file; only this name goes
+    def __exit__(self, exc_type, *exc) -> None:
+        # The locks and refs keep the file; only this name goes. A batch
+        # that failed or left refs unmoved says so, as one killed does.
+        if (exc_type is not None or self.partial) and self.batch is not None:
+            stopped(self.path)
+        else:
+            remove(self.path)
 
     def lock(self, ref: str) -> bool:
         """Take the lock of `ref`; False if it is held (or links fail here)."""
@@ -170,7 +188,37 @@ def idle_tables(store, grace: float | None = None) -> list[str]:
 
 def remove_table(store, name: str) -> None:
     remove(_table_path(store, name))
+    remove(store.refs_dir / "batch" / f"{name}{STOPPED}")  # after its table
     store._batch_tables.pop(name, None)
+
+
+def is_head_file(path) -> bool:
+    """Is this the head file of a batch (`refs/batch/<name>.head<tmp>`)?"""
+    return os.path.basename(os.path.dirname(path)) == "batch" and HEAD in str(path)
+
+
+def stopped(head) -> None:
+    """Mark the batch of a head file whose writer stopped (failed or was
+    killed) as stopped: its table may hold refs that never moved, which
+    must not be taken for refs whose loose file was lost (`unsettled`)."""
+    name = os.path.basename(head).split(HEAD)[0]
+    mark = os.path.join(os.path.dirname(head), name + STOPPED)
+    try:
+        os.replace(head, mark)
+    except FileNotFoundError:
+        pass
+
+
+def unsettled(store) -> set[str]:
+    """Batches being moved (a head file) or stopped partway (a stopped
+    mark): refs of their tables need not have moved."""
+    found = set()
+    for name in listdir(store.refs_dir / "batch"):
+        if HEAD in name:
+            found.add(name.split(HEAD)[0])
+        elif name.endswith(STOPPED):
+            found.add(name[: -len(STOPPED)])
+    return found
 
 
 def named_batch(text: bytes) -> str | None:

@@ -19,13 +19,14 @@ from pathlib import Path
 import msgpack
 
 from . import log, tables
-from .disk import TOMBSTONE, DiskStore
 from .errors import StoreError, StoreWarning
 from .files import read_bytes, write_atomic
 from .ids import ObjectId, Uid, hash_bytes
+from .maintenance import TOMBSTONE, Maintained
 from .objects import decode_object
 from .pack import (
     PACK_MAGIC,
+    committed_mark,
     rebuild_index,
     remove_tmp_files,
     write_pack,
@@ -35,7 +36,7 @@ from .pack import (
 DAMAGED = "damaged"
 
 
-def move_aside(store: DiskStore, path: Path) -> Path:
+def move_aside(store: Maintained, path: Path) -> Path:
     """Move `path` into `.asr/damaged/` under its path in the store."""
     target = store.root / DAMAGED / Path(path).relative_to(store.root)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -47,7 +48,7 @@ def move_aside(store: DiskStore, path: Path) -> Path:
     return target
 
 
-def salvage(store: DiskStore, report) -> None:
+def salvage(store: Maintained, report) -> None:
     """Repair what `report` (from `fsck`) found; see the module docstring."""
     said = report.repaired.append
     removed = remove_tmp_files(store)
@@ -66,9 +67,12 @@ def salvage(store: DiskStore, report) -> None:
             _salvage_objects(store, damage, report, moved)
         elif damage.kind == "copy":
             continue  # below, once the objects are back
-        else:  # a corrupt object, a refs table or an index segment
+        else:  # a corrupt object, a refs table, an index segment, a mark
             said(f"moved {path} to {move_aside(store, path)}")
             moved.add(path)
+            mark = committed_mark(path)
+            if path.parent == store.refs_dir / "packed" and mark.exists():
+                said(f"moved {mark} to {move_aside(store, mark)}")  # its table's
     _salvage_loose_refs(store, report)
     store.refresh()
     _reattach_refs(store, report)
@@ -86,7 +90,7 @@ def salvage(store: DiskStore, report) -> None:
     store.refresh()
 
 
-def _salvage_objects(store: DiskStore, damage, report, moved: set[Path]) -> None:
+def _salvage_objects(store: Maintained, damage, report, moved: set[Path]) -> None:
     """Copy the verified objects of a damaged pack or log into a new pack,
     then move the damaged files aside."""
     path = damage.path
@@ -117,7 +121,7 @@ def _salvage_objects(store: DiskStore, damage, report, moved: set[Path]) -> None
         report.lost.append(f"the frames of {path} after its damage are unreadable")
 
 
-def _pack_and_table(store: DiskStore, path: Path) -> tuple[Path | None, Path | None]:
+def _pack_and_table(store: Maintained, path: Path) -> tuple[Path | None, Path | None]:
     """The pack file and its table, from either (a table may be unreadable)."""
     if path.suffix == ".pack":
         for name in os.listdir(store.pack_dir):
@@ -133,7 +137,7 @@ def _pack_and_table(store: DiskStore, path: Path) -> tuple[Path | None, Path | N
     return pack, path
 
 
-def _orphan_pack(store: DiskStore) -> Path | None:
+def _orphan_pack(store: Maintained) -> Path | None:
     """The pack no readable table names (that of an unreadable table)."""
     named = set()
     for name in os.listdir(store.pack_dir):
@@ -181,24 +185,24 @@ def _read_pack(path: Path) -> tuple[list[tuple[ObjectId, bytes]], int]:
     return items, total
 
 
-def _salvage_loose_refs(store: DiskStore, report) -> None:
+def _salvage_loose_refs(store: Maintained, report) -> None:
     """Move aside each loose ref that cannot be read: the ref is then
     rebuilt from the revision chains."""
     for hexid, text in list(store.loose_ref_texts()):
         # A ref whose revision is missing or corrupt stays: the revision
         # before it is not the Record, and a copy may yet turn up.
         try:
-            store._parse_ref(hexid, text)
+            store.parse_ref(hexid, text)
             good = True
         except StoreError:
             good = False
         if not good:
-            path = store._ref_path(hexid)
+            path = store.loose_ref_path(hexid)
             report.repaired.append(f"moved {path} to {move_aside(store, path)}")
             report.behind.setdefault(Uid(hexid), None)
 
 
-def _reattach_refs(store: DiskStore, report) -> None:
+def _reattach_refs(store: Maintained, report) -> None:
     """Point every record at its newest revision where its ref is missing,
     unreadable or behind (a head is a revision no other names as parent)."""
     headers: dict[ObjectId, tuple[Uid, ObjectId | None]] = {}
@@ -267,7 +271,7 @@ def _newest(starts, children, headers) -> ObjectId | None:
     return best[-1][1]
 
 
-def _rematerialise(store: DiskStore, path: Path, report) -> None:
+def _rematerialise(store: Maintained, path: Path, report) -> None:
     blob = path.parent.name
     report.repaired.append(f"moved {path} to {move_aside(store, path)}")
     seen = path.with_name(".seen-" + path.name)

@@ -224,3 +224,8 @@ class TableCache:
     def names(self) -> list[str]:
         self.tables()
         return list(self._tables)
+
+    def named(self) -> dict[str, Table]:
+        """name -> table, from one listing (`names` and `tables` are two)."""
+        self.tables()
+        return dict(self._tables)

@@ -358,11 +358,12 @@ def _create_refs(store, new: list[tuple[Uid, StoredObject]], outcome) -> None:
     segment and then one packed-refs table (the commit point), as a bulk
     import writes them; one by one elsewhere, and for a uid that has a
     tombstone (a loose ref hides a packed one)."""
-    from .disk import DiskStore, index_segment
+    from .disk import DiskStore
+    from .segments import index_segment
 
     batch = []
     for uid, obj in new:
-        if isinstance(store, DiskStore) and not store._ref_path(uid).exists():
+        if isinstance(store, DiskStore) and not store.loose_ref_path(uid).exists():
             batch.append((uid, obj))
             continue
         try:

@@ -124,3 +124,54 @@ def test_a_pack_without_its_table_from_a_killed_writer_is_harmless(tmp_path):
     assert result.exit_code == 0 and "1 packs without a table" in result.output
     repaired = fsck(DiskStore(store.root), repair=True)
     assert repaired.ok and fsck(DiskStore(store.root)).tableless_packs == []
+
+
+def bulk_import(tmp_path, count: int = 3):
+    """A store whose `count` Records came in one bulk import (one refs table)."""
+    store = init_store(tmp_path)
+    with store.bulk() as writer:
+        uids = [writer.commit({"n": i}).uid for i in range(count)]
+    (table,) = (store.refs_dir / "packed").glob("*.table")
+    store.close()
+    return uids, table
+
+
+def test_an_import_killed_before_its_refs_table_is_a_note(tmp_path, monkeypatch):
+    """Refs are an import's commit point: objects without them are harmless."""
+    _uids, table = bulk_import(tmp_path)
+    table.unlink()  # as if killed before the table (and so its mark) was written
+    table.with_suffix(".committed").unlink()
+    monkeypatch.chdir(tmp_path)
+    checked = asr("fsck")
+    assert checked.exit_code == 0, checked.output
+    assert "3 records without a ref" in checked.output
+
+
+def test_a_lost_committed_refs_table_is_damage(tmp_path, monkeypatch):
+    """The table was committed (its mark says so): losing it is an error
+    naming it, and --repair re-attaches every Record."""
+    uids, table = bulk_import(tmp_path)
+    table.unlink()
+    monkeypatch.chdir(tmp_path)
+    checked = asr("fsck")
+    assert checked.exit_code == 1
+    assert f"packed-refs table {table} is missing" in checked.output.replace("\n", "")
+    repaired = asr("fsck", "--repair")
+    assert repaired.exit_code == 0, repaired.output
+    assert "re-attached 3 records" in repaired.output
+    store = DiskStore(tmp_path / ".asr")
+    assert sorted(store.head(uid).payload["n"] for uid in uids) == [0, 1, 2]
+    assert asr("fsck").exit_code == 0
+
+
+def test_gc_leaves_one_mark_per_refs_table(tmp_path):
+    """A merge removes the old tables with their marks: no mark is orphaned."""
+    bulk_import(tmp_path / "a")
+    store = DiskStore(tmp_path / "a" / ".asr")
+    with store.bulk() as writer:
+        writer.commit({"n": 9})
+    gc(store, background=False)
+    folder = store.refs_dir / "packed"
+    tables_ = sorted(p.stem for p in folder.glob("*.table"))
+    marks = sorted(p.stem for p in folder.glob("*.committed"))
+    assert len(tables_) == 1 and marks == tables_

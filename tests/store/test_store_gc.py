@@ -129,3 +129,48 @@ def test_gc_in_the_background_empties_the_trash(tmp_path):
             break
         time.sleep(0.05)
     assert trash.folders(store.root) == []
+
+
+TAKE_LOCK = """
+import os, sys
+from asr.store import DiskStore
+DiskStore(sys.argv[1]).lock(sys.argv[2]).acquire()
+print("held", flush=True)
+if sys.argv[3] == "killed":
+    os._exit(9)  # dies holding it
+sys.stdin.read()  # holds it until told
+"""
+
+
+def test_gc_removes_the_call_locks_of_processes_gone(tmp_path):
+    """Lock files of killed processes (reaped, or zombies) go; a held one stays."""
+    import subprocess
+    import sys
+
+    store = init_store(tmp_path)
+
+    def take(name, how):
+        args = [sys.executable, "-c", TAKE_LOCK, str(store.root), name, how]
+        return subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+    for n in range(3):  # killed and reaped
+        process = take(f"dead {n}", "killed")
+        assert process.wait() == 9
+    zombie = take("zombie", "killed")
+    assert zombie.stdout.readline() == b"held\n"
+    os.waitid(os.P_PID, zombie.pid, os.WEXITED | os.WNOWAIT)  # dead, not reaped
+    alive = take("alive", "holds")
+    assert alive.stdout.readline() == b"held\n"
+    mine = store.lock("mine")
+    mine.acquire()
+    locks = store.root / "locks"
+    assert len(list(locks.glob("*.lock"))) == 6
+    try:
+        assert gc(store, background=False).removed_locks == 4
+        assert sorted(locks.glob("*.lock")) == sorted(
+            [store.lock("alive").path, mine.path]
+        )
+    finally:
+        mine.release()
+        alive.communicate(b"")
+        zombie.wait()

@@ -233,3 +233,87 @@ def test_iter_refs_lists_each_ref_once_with_the_head_get_ref_reads(tmp_path):
     expected = {uid: reader.get_ref(uid) for uid in uids}
     assert dict(refs) == {uid: oid for uid, oid in expected.items() if oid}
     assert dict(refs)[records[5].uid] != blobs[2]  # never the second row
+
+
+def test_a_lost_loose_ref_of_a_batch_is_found_not_read_stale(tmp_path):
+    """Its batch table still says where the batch moved it: a read returns
+    that revision (with a warning), fsck names the file, repair rewrites it."""
+    store = init_store(tmp_path)
+    moves = migrated(store, 3)
+    assert store.move_refs(moves) == [True] * 3
+    uid, head, _old = moves[1]
+    store._ref_path(uid).unlink()
+    fresh = type(store)(store.root)
+    with pytest.warns(UserWarning, match=f"the ref of {uid} was lost"):
+        assert fresh.get_ref(uid) == head
+    with pytest.warns(UserWarning):
+        assert dict(fresh.iter_refs())[uid] == head
+    report = fsck(fresh)
+    assert not report.ok and any(str(store._ref_path(uid)) in e for e in report.errors)
+    with pytest.warns(UserWarning):  # the ref is read once more, to move it
+        fsck(type(store)(store.root), repair=True)
+    assert store._ref_path(uid).is_file()
+    assert fsck(type(store)(store.root)).ok
+
+
+KILL_SECOND_MOVE = """
+import os, sys
+from asr.store import DiskStore, refbatch
+from asr.store.ids import ObjectId, Uid
+moves = [tuple(line.split()) for line in sys.stdin.read().splitlines()]
+done = []
+def move_one(store, holder, uid, expected, real=refbatch._move_one):
+    if done:
+        os._exit(9)  # killed after the first ref moved
+    done.append(uid)
+    return real(store, holder, uid, expected)
+refbatch._move_one = move_one
+moves = [(Uid(u), ObjectId(o), ObjectId(e)) for u, o, e in moves]
+DiskStore(sys.argv[1]).move_refs(moves)
+"""
+
+
+@pytest.mark.parametrize("how", ["killed", "failed", "busy"])
+def test_refs_a_batch_did_not_move_are_not_taken_for_lost(tmp_path, how, monkeypatch):
+    """A batch that stopped partway (killed, an exception, a busy lock)
+    leaves rows that never moved: they stay unmoved, and fsck --repair
+    does not move them."""
+    store = init_store(tmp_path)
+    moves = migrated(store, 3)
+    if how == "killed":
+        lines = "".join(f"{u} {o} {e}\n" for u, o, e in moves)
+        code = subprocess.run(
+            [sys.executable, "-c", KILL_SECOND_MOVE, str(store.root)],
+            input=lines,
+            text=True,
+            env={**os.environ, "PYTHONPATH": os.getcwd()},
+        ).returncode
+        assert code == 9
+        fsck(store, repair=True)  # the dead writer's head file: marked stopped
+    elif how == "failed":
+        real = refbatch._move_one
+        calls = []
+
+        def move_one(*args):
+            if calls:
+                raise OSError("a disk error")
+            calls.append(args)
+            return real(*args)
+
+        monkeypatch.setattr(refbatch, "_move_one", move_one)
+        with pytest.raises(OSError):
+            store.move_refs(moves)
+        monkeypatch.undo()
+    else:
+        lock = store._ref_path(moves[1][0]).with_suffix(".lock")
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        lock.write_text(f"{HOST} {os.getpid()} 0.0\n")  # held by a live process
+        assert refbatch.move_refs(store, moves)[1] is None  # no fallback here
+        lock.unlink()
+    assert list((store.refs_dir / "batch").glob("*.stopped"))
+    fresh = type(store)(store.root)
+    unmoved, _new, old = moves[1]  # in every case
+    assert fresh.get_ref(unmoved) == old
+    assert fsck(fresh).ok
+    fsck(type(store)(store.root), repair=True)
+    assert type(store)(store.root).get_ref(unmoved) == old
