@@ -145,6 +145,14 @@ def test_stream_damaged_in_flight(tmp_path, local_ssh, monkeypatch, how):
     assert_clean(a, b)
 
 
+def _text(path: Path) -> str:
+    """The file's text, or '' while it is missing (or not yet written)."""
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        return ""
+
+
 def test_receiving_remote_killed_during_push(tmp_path, local_ssh, monkeypatch):
     project(tmp_path / "a", ["small"])
     url = f"ssh://localhost{tmp_path / 'a'}"
@@ -157,7 +165,11 @@ def test_receiving_remote_killed_during_push(tmp_path, local_ssh, monkeypatch):
     monkeypatch.setenv("ASR_TEST_PIDFILE", str(pidfile))
     rng = random.Random(7)
     failed = 0
-    for delay in sorted(rng.uniform(0.3, 1.0) for _ in range(4)):
+    # Delays count from the moment the receiver runs, not from the start of
+    # `asr push`: on a loaded machine starting the two interpreters alone can
+    # take longer than a fixed delay, and the first kill must hit a transfer.
+    delays = [0.0, *sorted(rng.uniform(0.1, 1.0) for _ in range(3))]
+    for delay in delays:
         pidfile.unlink(missing_ok=True)
         before = heads(a)
         process = subprocess.Popen(
@@ -166,6 +178,8 @@ def test_receiving_remote_killed_during_push(tmp_path, local_ssh, monkeypatch):
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
+        while not _text(pidfile) and process.poll() is None:
+            time.sleep(0.01)
         time.sleep(delay)
         if pidfile.exists():
             try:
