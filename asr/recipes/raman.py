@@ -19,8 +19,10 @@ n_ν of mode ν at `temperature` (GPAW's `RamanData.calculate_raman_spectrum`
 returns the bare |R^ν|² lines, whatever its temperature).
 
 Since LCAO is the only mode GPAW implements it in, the calculator is an LCAO
-specification of its own (no `asr.gs`). GPAW's files stay in a folder
-``raman-<hash>`` of the working folder, so an interrupted run continues.
+specification of its own (no `asr.gs`); a 2D structure gets the dipole
+correction of `asr.gs` all the same (`common.gpaw_spec_for`). GPAW's files
+stay in a folder ``raman-<hash>`` of the working folder, so an interrupted
+run continues.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from ase.units import invcm
 from asr.core import Result, instruction, key
 from asr.core.migration import Migration, MigrationSelector, Selector
 
-from .common import calculator_for, dimensionality, kpts_for
+from .common import calculator_for, dimensionality, gpaw_spec_for, kpts_for
 
 RAMAN_LCAO = {
     "name": "gpaw",
@@ -183,8 +185,11 @@ class _InFolder:
 
 
 def gpaw_parameters(atoms: Atoms, calculator: dict) -> dict[str, Any]:
-    """GPAW keywords of an LCAO specification, with the k-points of `atoms`."""
-    params = {k: v for k, v in calculator.items() if k != "name"}
+    """GPAW keywords of an LCAO specification, with the k-points of `atoms`
+    and, for a 2D structure, the dipole correction of `asr.gs`
+    (`common.gpaw_spec_for`)."""
+    spec = gpaw_spec_for(atoms, calculator)
+    params = {k: v for k, v in spec.items() if k != "name"}
     kpts = params.get("kpts")
     if isinstance(kpts, dict) and "density" in kpts:
         params["kpts"] = kpts_for(atoms, kpts["density"], kpts.get("gamma", True))
@@ -203,7 +208,12 @@ def check_lcao(calculator: dict) -> None:
 
 MIGRATIONS = [
     MigrationSelector(
-        Selector(name="asr.raman", version=0),
+        # 2D structures now get the dipole correction: recomputed, not migrated.
+        Selector(
+            name="asr.raman",
+            version=0,
+            predicate=lambda record: dimensionality(record.arguments["atoms"]) != 2,
+        ),
         Migration(
             "asr.raman:0-1",
             "Spectra weighted by the Bose-Einstein occupation (n+1)/ω",
@@ -249,10 +259,11 @@ def main(
         int(n) if periodic else 1
         for n, periodic in zip(supercell, atoms.pbc, strict=True)
     )
+    # GPAW's files of a 2D structure belong to its dipole-corrected spec.
     terms = main.terms(
         {
             "atoms": atoms,
-            "calculator": calculator,
+            "calculator": gpaw_spec_for(atoms, calculator),
             "supercell": supercell,
             "displacement": displacement,
         }
@@ -267,7 +278,11 @@ def main(
         runner = DisplacementRunner(
             atoms=atoms,
             calc=calculator_for(
-                large, {**calculator, "symmetry": {"point_group": False}}
+                large,
+                {
+                    **gpaw_spec_for(large, calculator),
+                    "symmetry": {"point_group": False},
+                },
             ),
             supercell=supercell,
             name="elph",

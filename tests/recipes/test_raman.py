@@ -2,7 +2,13 @@ import numpy as np
 import pytest
 from ase.build import bulk
 
-from asr.recipes.raman import bose_weighted, check_lcao, stokes_spectrum
+from asr.recipes.raman import (
+    MIGRATIONS,
+    bose_weighted,
+    check_lcao,
+    gpaw_parameters,
+    stokes_spectrum,
+)
 from asr.recipes.raman import main as raman
 
 LCAO = {
@@ -31,6 +37,21 @@ def test_only_lcao_is_implemented():
         check_lcao({"name": "gpaw", "mode": {"name": "pw", "ecut": 300}})
     with pytest.raises(ValueError, match="LCAO"):
         check_lcao({"name": "emt"})
+
+
+def test_a_layer_gets_the_dipole_correction_of_gs():
+    from ase.build import mx2
+
+    from asr.core import Record
+
+    layer = mx2("MoS2", vacuum=4.0)
+    assert gpaw_parameters(layer, LCAO)["poissonsolver"] == {"dipolelayer": "xy"}
+    assert gpaw_parameters(layer.repeat((2, 2, 1)), LCAO)["poissonsolver"]
+    assert "poissonsolver" not in gpaw_parameters(bulk("Si"), LCAO)
+    # Old spectra of layers (without it) are recomputed, not migrated.
+    (selector,) = [m.selector for m in MIGRATIONS]
+    assert selector(Record("asr.raman", 0, {"atoms": bulk("Si")}, None))
+    assert not selector(Record("asr.raman", 0, {"atoms": layer}, None))
 
 
 def test_temperature_weights_the_stokes_lines_by_their_occupation():
