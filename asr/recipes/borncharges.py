@@ -84,7 +84,7 @@ class BornChargesResult(Result):
         return panel
 
 
-@instruction("asr.borncharges", version=0, packages=("gpaw",))
+@instruction("asr.borncharges", version=1, packages=("gpaw",))
 def main(
     atoms: Atoms,
     calculator: dict = DEFAULT_GPAW,

@@ -151,7 +151,7 @@ def lattice_polarizability(
     return COULOMB / measure * np.einsum("mij,wm->wij", strength, 1 / denominator)
 
 
-@instruction("asr.infraredpolarizability", version=0, packages=("gpaw",))
+@instruction("asr.infraredpolarizability", version=1, packages=("gpaw",))
 def main(
     atoms: Atoms,
     calculator: dict = DEFAULT_GPAW,

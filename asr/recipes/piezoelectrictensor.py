@@ -116,7 +116,7 @@ def voigt(tensor: np.ndarray, components: tuple) -> np.ndarray:
     return np.array([tensor[:, j, k] for j, k in pairs]).T
 
 
-@instruction("asr.piezoelectrictensor", version=0, packages=("gpaw",))
+@instruction("asr.piezoelectrictensor", version=1, packages=("gpaw",))
 def main(
     atoms: Atoms,
     calculator: dict = DEFAULT_GPAW,
