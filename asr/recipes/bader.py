@@ -112,7 +112,7 @@ def bader_analysis(density: np.ndarray, atoms: Atoms) -> tuple[np.ndarray, np.nd
     return np.asarray(bader.atoms_charge), np.asarray(bader.atoms_volume)
 
 
-@instruction("asr.bader", version=0, packages=("gpaw", "pybader"))
+@instruction("asr.bader", version=1, packages=("gpaw", "pybader"))
 def main(
     atoms: Atoms, calculator: dict = DEFAULT_GPAW, gridrefinement: int = 4
 ) -> BaderResult:

@@ -24,7 +24,7 @@ from ase import Atoms
 from asr.core import Result, instruction, key
 
 from .common import DEFAULT_GPAW
-from .formalpolarization import POLARIZATION_KPTS
+from .formalpolarization import POLARIZATION_KPTS, TIGHT_CONVERGENCE
 from .formalpolarization import main as formalpolarization
 from .setup.displacements import main as setup_displacements
 
@@ -84,17 +84,19 @@ class BornChargesResult(Result):
         return panel
 
 
-@instruction("asr.borncharges", version=0, packages=("gpaw",))
+@instruction("asr.borncharges", version=1, packages=("gpaw",))
 def main(
     atoms: Atoms,
     calculator: dict = DEFAULT_GPAW,
     kpts: dict = POLARIZATION_KPTS,
     displacement: float = 0.01,
+    convergence: dict = TIGHT_CONVERGENCE,
 ) -> BornChargesResult:
     """Born charges from polarizations of structures displaced by ± `displacement` Å.
 
     `calculator` gives the ground state of each displaced structure, and
-    `kpts` the grid of its Berry phases.
+    `kpts` the grid of its Berry phases; `convergence` tightens its SCF
+    (`asr.formalpolarization`).
     """
     from gpaw.borncharges import born_charges
 
@@ -110,7 +112,9 @@ def main(
         displaced.signs,
         strict=True,
     ):
-        phase_c = formalpolarization(structure, calculator, kpts).result.phase_c
+        phase_c = formalpolarization(
+            structure, calculator, kpts, convergence
+        ).result.phase_c
         steps[label] = (int(index), int(axis), int(sign), float(displacement))
         phases[label] = phase_c
         table[index, (int(sign) + 1) // 2, :, axis] = phase_c

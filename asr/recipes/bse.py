@@ -1,9 +1,15 @@
 """Optical absorption with the Bethe-Salpeter equation and in the RPA.
 
 GPAW's `gpaw.response.bse.BSE` builds the two-particle Hamiltonian of the
-`valence_bands` highest valence and `conduction_bands` lowest conduction
-bands on PBE wave functions (`asr.wavefunctions`, Γ-centred grid), with the
-statically screened interaction W (`screening_bands` bands, cutoff `ecut`).
+bands within `window` eV of the band edges (below the valence band maximum,
+above the conduction band minimum) on PBE wave functions (`asr.wavefunctions`,
+Γ-centred grid), with the statically screened interaction W
+(`screening_bands` bands, cutoff `ecut`). An energy window, not a fixed
+number of bands, keeps the same transitions whatever the number of atoms.
+With `soc` (the default, as the C2DB) the bands are spinors with spin-orbit
+coupling added non-selfconsistently, with the spins along the material's
+spin axis (`asr.recipes.spinaxis`): without it the A/B exciton splitting of
+transition-metal dichalcogenides is missing.
 The same transitions without the electron-hole attraction give the RPA
 spectrum (``mode="RPA"``), so the two spectra differ only by excitonic
 effects. `eshift` (eV) is a scissors shift of the conduction bands, e.g. the
@@ -19,7 +25,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 from ase import Atoms
@@ -28,6 +34,7 @@ from ase.units import _c, _e, _hbar
 from asr.core import Result, instruction, key
 
 from .common import DEFAULT_GPAW, dimensionality
+from .spinaxis import spin_axis
 from .wavefunctions import main as wavefunctions
 
 BSE_KPTS = {"density": 12.0, "gamma": True}
@@ -35,6 +42,10 @@ BSE_KPTS = {"density": 12.0, "gamma": True}
 NARROW = {"name": "fermi-dirac", "width": 1e-4}
 # ħc in eV·Å: ω/c in 1/Å for ħω in eV.
 HBAR_C = _hbar * _c / _e * 1e10
+# Bands reaching within this many eV of the band edges enter the BSE: enough
+# for the A, B and C excitons of the transition-metal dichalcogenides (within
+# ~1 eV of their direct gap) with a margin.
+WINDOW = 2.0
 # Share of the largest oscillator strength above which an exciton is bright.
 BRIGHT = 0.01
 
@@ -99,6 +110,16 @@ class BSEResult(Result):
         )
     )
     eshift: float = field(metadata=key("Scissors shift of the conduction bands", "eV"))
+    soc: bool = field(metadata=key("Whether the bands include spin-orbit coupling"))
+    window: float = field(
+        metadata=key("Energy window of the bands around the band edges", "eV")
+    )
+    valence_bands: int = field(
+        metadata=key("Number of valence bands in the BSE (spinors with SOC)")
+    )
+    conduction_bands: int = field(
+        metadata=key("Number of conduction bands in the BSE (spinors with SOC)")
+    )
     dimensionality: int = field(metadata=key("Number of periodic directions"))
 
     def figures(self, folder: Path) -> list[Path]:
@@ -143,19 +164,85 @@ def absorption(alpha: np.ndarray, frequencies: np.ndarray, dim: int) -> np.ndarr
     return 2 * q * np.sqrt(epsilon).imag * 1e8
 
 
-def spectrum(gpw: str, mode: str, direction: int, frequencies, eta, options):
+def band_window(e_kn: np.ndarray, nocc: int, window: float) -> tuple[int, int]:
+    """Numbers of valence and conduction bands reaching within `window` eV of
+    the valence band maximum and conduction band minimum.
+
+    `e_kn` (k-point, band) is sorted at each k-point and its first `nocc`
+    bands are occupied, so the bands found are the top valence and bottom
+    conduction ones, as GPAW's BSE counts them.
+    """
+    if not 0 < nocc < e_kn.shape[1]:
+        raise ValueError(f"{nocc} occupied of {e_kn.shape[1]} bands: no gap")
+    top = e_kn[:, :nocc].max(axis=0)
+    bottom = e_kn[:, nocc:].min(axis=0)
+    nv = int(np.sum(top >= top.max() - window))
+    nc = int(np.sum(bottom <= bottom.min() + window))
+    return nv, nc
+
+
+def bse_bands(calc, nbands: int, soc: bool, axis: tuple[float, float]):
+    """Band energies (k-point, band) as GPAW's BSE sees them, and how many are
+    occupied: spinors with SOC (and in a spin-polarized state, where GPAW's
+    BSE uses spinors without SOC), spatial bands otherwise.
+    """
+    nvalence = calc.get_number_of_electrons()
+    if soc or calc.get_number_of_spins() == 2:
+        from gpaw.spinorbit import soc_eigenstates
+
+        theta, phi = axis
+        states = soc_eigenstates(
+            calc, n2=nbands, scale=1.0 if soc else 0.0, theta=theta, phi=phi
+        )
+        return states.eigenvalues(), round(nvalence)
+    nk = len(calc.get_ibz_k_points())
+    e_kn = np.array([calc.get_eigenvalues(kpt=k)[:nbands] for k in range(nk)])
+    return e_kn, round(nvalence / 2)
+
+
+def bse_class(axis: tuple[float, float]):
+    """GPAW's BSE, with SOC for spins along `axis` (θ, φ in degrees).
+
+    GPAW's BSE adds SOC with the spins along z and takes no axis; for a
+    magnet whose easy axis is another one the spinors are made here with
+    that axis (the same call GPAW makes, plus θ and φ).
+    """
+    from gpaw.response.bse import BSE, SpinorData
+
+    if axis == (0.0, 0.0):
+        return BSE
+    from ase.units import Hartree
+
+    theta, phi = axis
+
+    class AxisBSE(BSE):
+        def _spinordata(self, soc_tol):
+            n2 = np.min([self.con_m[-1], self.nbands])
+            soc = self.gs.soc_eigenstates(n2=n2, scale=self.scale, theta=theta, phi=phi)
+            f_km = np.array([wf.f_m for wf in soc])
+            e_km = soc.eigenvalues() / Hartree
+            return SpinorData(
+                self.con_m, self.val_m, e_km, f_km, soc.eigenvectors(), soc_tol
+            )
+
+    return AxisBSE
+
+
+def spectrum(gpw: str, mode: str, direction: int, frequencies, eta, options, axis):
     """Polarizability along `direction` and the excitations (energies, weights).
 
     GPAW's BSE writes log files (pair.txt, chi0.txt, w.txt) into the working
     folder: it runs in a scratch folder instead.
     """
-    from gpaw.response.bse import BSE, read_bse_eigenvalues
+    from gpaw.response.bse import read_bse_eigenvalues
 
     here = os.getcwd()
     with tempfile.TemporaryDirectory() as scratch:
         os.chdir(scratch)
         try:
-            bse = BSE(gpw, mode=mode, direction=direction, txt=None, **options)
+            bse = bse_class(axis)(
+                gpw, mode=mode, direction=direction, txt=None, **options
+            )
             _, alpha = bse.get_polarizability(
                 w_w=frequencies, eta=eta, filename=None, write_eig="eig.dat"
             )
@@ -165,14 +252,14 @@ def spectrum(gpw: str, mode: str, direction: int, frequencies, eta, options):
     return np.asarray(alpha), np.asarray(energies), np.abs(weights)
 
 
-@instruction("asr.bse", version=0, packages=("gpaw",))
+@instruction("asr.bse", version=1, packages=("gpaw",))
 def main(
     atoms: Atoms,
     calculator: dict = DEFAULT_GPAW,
     kpts: dict = BSE_KPTS,
     ecut: float = 50.0,
-    valence_bands: int = 4,
-    conduction_bands: int = 4,
+    window: Annotated[float, "eV"] = WINDOW,
+    soc: bool = True,
     screening_bands: int | str = "400%",
     eshift: float = 0.0,
     eta: float = 0.1,
@@ -185,7 +272,8 @@ def main(
     The screened interaction uses `screening_bands` bands (GPAW's meaning,
     "400%": four times the occupied ones) and a cutoff of `ecut` eV;
     spectra are broadened by `eta` eV on `nfrequencies` points up to
-    `omegamax` eV.
+    `omegamax` eV. The bands are those within `window` eV of the band edges,
+    spinors with spin-orbit coupling when `soc`.
     """
     dim = dimensionality(atoms)
     if dim not in (2, 3):
@@ -197,10 +285,16 @@ def main(
     wfs = wavefunctions(
         atoms, calculator, kpts=kpts, nbands=screening_bands, occupations=NARROW
     ).result
-    if wfs.nocc + conduction_bands > wfs.nbands:
+    from gpaw import GPAW
+
+    axis = spin_axis(atoms, calculator) if soc else (0.0, 0.0)
+    e_kn, nocc = bse_bands(GPAW(wfs.gpw.path, txt=None), wfs.nbands, soc, axis)
+    valence_bands, conduction_bands = band_window(e_kn, nocc, window)
+    if nocc + conduction_bands >= e_kn.shape[1]:
         raise ValueError(
-            f"{conduction_bands} conduction bands need more than the "
-            f"{wfs.nbands} bands of screening_bands={screening_bands!r}"
+            f"the {window} eV window above the conduction band minimum reaches "
+            f"the highest of the {wfs.nbands} bands of "
+            f"screening_bands={screening_bands!r}: raise it or lower window"
         )
     options: dict[str, Any] = {
         "ecut": ecut,
@@ -208,6 +302,7 @@ def main(
         "conduction_bands": conduction_bands,
         "nbands": wfs.nbands,
         "eshift": eshift or None,
+        "add_soc": soc,
     }
     if dim == 2:
         options.update(truncation="2D", integrate_gamma="reciprocal2D")
@@ -218,7 +313,7 @@ def main(
     for name in directions:
         for mode in ("BSE", "RPA"):
             alpha, *found = spectrum(
-                gpw, mode, "xyz".index(name), frequencies, eta, options
+                gpw, mode, "xyz".index(name), frequencies, eta, options, axis
             )
             alphas[mode].append(alpha)
             excitations.setdefault(mode, tuple(found))
@@ -245,5 +340,9 @@ def main(
         gap_dir_qp=gap_dir,
         binding_energy_bse=gap_dir - e1_bright,
         eshift=float(eshift),
+        soc=soc,
+        window=float(window),
+        valence_bands=valence_bands,
+        conduction_bands=conduction_bands,
         dimensionality=dim,
     )

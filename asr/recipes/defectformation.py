@@ -133,7 +133,7 @@ def composition_change(pristine: Atoms, defect: Atoms) -> Counter:
     return change
 
 
-@instruction("asr.defectformation", version=0, packages=("gpaw",))
+@instruction("asr.defectformation", version=1, packages=("gpaw",))
 def main(
     atoms: Atoms,
     calculator: dict = DEFAULT_GPAW_FORCES,

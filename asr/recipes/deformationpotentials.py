@@ -122,7 +122,7 @@ def relaxed(atoms: Atoms, spec: dict, fmax: float) -> Atoms:
     ).result.atoms
 
 
-@instruction("asr.deformationpotentials", version=0, packages=("gpaw",))
+@instruction("asr.deformationpotentials", version=1, packages=("gpaw",))
 def main(
     atoms: Atoms,
     calculator: dict = DEFAULT_GPAW,

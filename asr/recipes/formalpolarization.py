@@ -11,6 +11,11 @@ polarization is P = Σ_c φ_c a_c / (2πV) (e/Å², times the cell height for a
 polarization quantum e R / V (R a lattice vector): only differences between
 nearby structures are physical (Born charges, piezoelectric tensor), so the
 phases are kept for them. Metals have none.
+
+As in the C2DB protocol the ground state is converged tightly (`convergence`,
+GPAW's density and eigenstates tolerances, merged into the calculator's:
+the tighter wins): the phase differences of Born charges and piezoelectric
+tensors are small, and a loose SCF puts its noise into them.
 """
 
 from __future__ import annotations
@@ -31,6 +36,17 @@ from .wavefunctions import main as wavefunctions
 METAL = "a metal has no polarization: the Berry phases need a band gap"
 # The Berry phases need enough k-points along every periodic direction.
 POLARIZATION_KPTS = {"density": 12.0, "gamma": False}
+# The C2DB protocol's SCF tolerances for Berry phases (GPAW's units: density
+# change per electron; eigenstates in eV² per electron).
+TIGHT_CONVERGENCE = {"density": 1e-7, "eigenstates": 1e-11}
+
+
+def tightened(calculator: dict, convergence: dict) -> dict:
+    """`calculator` with each tolerance of `convergence` unless it has a tighter."""
+    merged = dict(calculator.get("convergence") or {})
+    for name, tolerance in convergence.items():
+        merged[name] = min(merged.get(name, tolerance), tolerance)
+    return {**calculator, "convergence": merged}
 
 
 @dataclass
@@ -77,19 +93,25 @@ def nonperiodic_measure(atoms: Atoms) -> float:
     return float(abs(np.linalg.det(cell[~pbc][:, ~pbc])))
 
 
-@instruction("asr.formalpolarization", version=0, packages=("gpaw",))
+@instruction("asr.formalpolarization", version=1, packages=("gpaw",))
 def main(
     atoms: Atoms,
     calculator: dict = DEFAULT_GPAW,
     kpts: dict = POLARIZATION_KPTS,
+    convergence: dict = TIGHT_CONVERGENCE,
 ) -> FormalPolarizationResult:
-    """Berry-phase polarization of an insulator on a `kpts` grid without symmetry."""
+    """Berry-phase polarization of an insulator on a `kpts` grid without symmetry.
+
+    The ground state and wave functions are converged to `convergence` or
+    the calculator's own tolerances, whichever are tighter.
+    """
     from gpaw.berryphase import ZeroBandgap, polarization_phase
 
     if dimensionality(atoms) == 0:
         raise ValueError(
             "a molecule has a dipole moment, not a polarization: use asr.gs"
         )
+    calculator = tightened(calculator, convergence)
     if groundstate(atoms, calculator).result.gap == 0.0:
         raise ValueError(METAL)
     wfs = wavefunctions(atoms, calculator, kpts=kpts, nbands=-1, symmetry=False)

@@ -10,7 +10,8 @@ the `gpw` key, so later recipes (band structure, DOS, ...) start from it::
 2D materials (periodic along x and y, vacuum along z) get GPAW's dipole
 correction along z, unless the calculator specification names its own
 Poisson solver; their vacuum levels come from the planar average of the
-electrostatic potential on both sides of the layer. A structure without
+electrostatic potential on both sides of the layer, and their work function
+from the Fermi level with spin-orbit coupling. A structure without
 initial magnetic moments starts ferromagnetic and is kept spin-paired when
 its moments vanish (`asr.recipes.magnetism`). Band gaps are given
 without and with spin-orbit coupling (`gpaw.spinorbit.soc_eigenstates`, spins
@@ -21,7 +22,7 @@ an absolute scale.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ import numpy as np
 from ase import Atoms
 
 from asr.core import File, Result, instruction, key
+from asr.core.migration import Migration, MigrationSelector, Selector
 
 from .common import (
     DEFAULT_GPAW,
@@ -168,7 +170,8 @@ class GroundStateResult(Result):
     )
     work_function: float | None = field(
         metadata=key(
-            "Work function of a 2D material: vacuum level minus Fermi level",
+            "Work function of a 2D material: vacuum level minus the Fermi "
+            "level with spin-orbit coupling",
             "eV",
             database=True,
             label="Work function",
@@ -382,7 +385,30 @@ def self_consistent(
     return atoms, energy
 
 
-@instruction("asr.gs", version=1, packages=("gpaw",))
+def soc_work_function(record):
+    """Version 1 took the Fermi level without SOC; both levels are stored."""
+    result = record.result
+    if result.work_function is not None:
+        record.result = replace(
+            result, work_function=result.vacuum_level - result.efermi_soc
+        )
+    record.version = 2
+    return record
+
+
+MIGRATIONS = [
+    MigrationSelector(
+        Selector(name="asr.gs", version=1),
+        Migration(
+            "asr.gs:1-2",
+            "Work function from the Fermi level with spin-orbit coupling",
+            soc_work_function,
+        ),
+    )
+]
+
+
+@instruction("asr.gs", version=2, packages=("gpaw",), migrations=MIGRATIONS)
 def main(
     atoms: Atoms, calculator: dict = DEFAULT_GPAW, magnetic: bool | None = None
 ) -> GroundStateResult:
@@ -419,7 +445,9 @@ def main(
             z = np.linspace(0.0, height, len(potential_z), endpoint=False)
             bottom, top = vacuum_levels_2d(potential_z, height, atoms.positions[:, 2])
             vacuum = (bottom + top) / 2
-            work_function = vacuum - efermi
+            # The Fermi level with SOC, as the C2DB: SOC moves the band
+            # edges (MoS2's valence band maximum by ~0.07 eV).
+            work_function = vacuum - efermi_soc
         else:
             vacuum = boundary_potential(potential, atoms.pbc)
 

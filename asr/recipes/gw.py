@@ -10,6 +10,10 @@ infinite cutoff from three cutoffs up to `ecut`. 2D materials (vacuum along
 z) use the truncated Coulomb interaction with the analytic q → 0 correction,
 1D and 0D ones a truncated interaction too. Spin-orbit coupling is added to
 the quasiparticle energies afterwards (`gpaw.spinorbit.soc_eigenstates`).
+As in the C2DB, the quasiparticle energies use an empirical renormalisation
+factor Z = `empirical_z` (0.75) for every state, ε + Z (Σ + Σ_x − v_xc),
+instead of GPAW's Z from the slope of Σ (ill-behaved for many 2D materials);
+the energies and gap with GPAW's own Z are kept as well (`_z` keys).
 Output files of GPAW (``gw-<hash>*``) stay in the working folder, so an
 interrupted run continues where it stopped.
 """
@@ -33,6 +37,8 @@ from .spinaxis import spin_axis
 from .wavefunctions import main as wavefunctions
 
 GW_KPTS = {"density": 5.0, "gamma": True}
+# The C2DB's renormalisation factor for all states.
+EMPIRICAL_Z = 0.75
 TRUNCATION = {3: None, 2: "2D", 1: "1D", 0: "0D"}
 
 
@@ -95,6 +101,17 @@ class GWResult(Result):
     nbands_screening: int = field(
         metadata=key("Number of bands in the screened interaction")
     )
+    empirical_z: float | None = field(
+        metadata=key("Renormalisation factor Z of every state (None: GPAW's Z)")
+    )
+    eigenvalues_gw_z: np.ndarray = field(
+        metadata=key(
+            "Quasiparticle energies with GPAW's Z (spin, IBZ k-point, band)", "eV"
+        )
+    )
+    gap_gw_z: float = field(
+        metadata=key("G0W0 band gap with GPAW's Z, without spin-orbit coupling", "eV")
+    )
 
     def figures(self, folder: Path) -> list[Path]:
         from matplotlib.figure import Figure
@@ -136,6 +153,11 @@ def screening_bands(atoms: Atoms, ecut: float) -> int:
     return int(volume * (ecut / Ha) ** 1.5 * 2**0.5 / 3 / np.pi**2)
 
 
+def quasiparticle_energies(results: dict, z: float | np.ndarray) -> np.ndarray:
+    """ε + Z (Σ + Σ_x − v_xc) from GPAW's G0W0 results (eV) with factor `z`."""
+    return results["eps"] + z * (results["sigma"] + results["exx"] - results["vxc"])
+
+
 def soc_band_edges(
     calc,
     n1: int,
@@ -163,7 +185,7 @@ def soc_band_edges(
     return cbm - vbm, vbm, cbm
 
 
-@instruction("asr.gw", version=1, packages=("gpaw",))
+@instruction("asr.gw", version=2, packages=("gpaw",))
 def main(
     atoms: Atoms,
     calculator: dict = DEFAULT_GPAW,
@@ -173,11 +195,14 @@ def main(
     ppa: bool = False,
     valence_bands: int = 4,
     conduction_bands: int = 4,
+    empirical_z: float | None = EMPIRICAL_Z,
 ) -> GWResult:
     """G0W0 energies of `valence_bands` and `conduction_bands` around the gap.
 
     `ecut` (eV) is the plane-wave cutoff of the response function; `ppa`
-    uses the Godby-Needs plasmon-pole model instead of a frequency grid.
+    uses the Godby-Needs plasmon-pole model instead of a frequency grid;
+    `empirical_z` is the renormalisation factor of every state (None: GPAW's
+    computed ones).
     """
     from gpaw import GPAW
     from gpaw.response.g0w0 import G0W0
@@ -220,12 +245,14 @@ def main(
         nbands=None if ecut_extrapolation else nbands,
         **options,
     )
-    results = gw.calculate()
-    qp = np.asarray(results["qp"])
-    eps = np.asarray(results["eps"])
+    results = {k: np.asarray(v) for k, v in gw.calculate().items()}
+    qp_z = results["qp"]
+    qp = qp_z if empirical_z is None else quasiparticle_energies(results, empirical_z)
+    eps = results["eps"]
     ibzk = np.asarray(calc.get_ibz_k_points())
     occupied = eps < wfs.efermi
     edges = band_edges(qp, fermi_level_between(qp, occupied), ibzk)
+    edges_z = band_edges(qp_z, fermi_level_between(qp_z, occupied), ibzk)
     dft = band_edges(eps, fermi_level_between(eps, occupied), ibzk)
     # Occupied spinors at a k-point: each band of a spin-paired calculation
     # holds two.
@@ -249,9 +276,12 @@ def main(
         kpts=ibzk,
         eigenvalues_dft=eps,
         eigenvalues_gw=qp,
-        sigma=np.asarray(results["sigma"]),
-        exx=np.asarray(results["exx"]),
-        vxc=np.asarray(results["vxc"]),
-        z=np.asarray(results["Z"]),
+        sigma=results["sigma"],
+        exx=results["exx"],
+        vxc=results["vxc"],
+        z=results["Z"],
         nbands_screening=int(nbands),
+        empirical_z=None if empirical_z is None else float(empirical_z),
+        eigenvalues_gw_z=qp_z,
+        gap_gw_z=edges_z.gap,
     )

@@ -27,7 +27,11 @@ from asr.core import Result, instruction, key
 
 from .borncharges import main as borncharges
 from .common import DEFAULT_GPAW, DEFAULT_GPAW_FORCES, dimensionality
-from .formalpolarization import POLARIZATION_KPTS, nonperiodic_measure
+from .formalpolarization import (
+    POLARIZATION_KPTS,
+    TIGHT_CONVERGENCE,
+    nonperiodic_measure,
+)
 from .phonopy import THZ_TO_MEV, make_phonopy
 from .phonopy import main as phonopy
 
@@ -151,7 +155,7 @@ def lattice_polarizability(
     return COULOMB / measure * np.einsum("mij,wm->wij", strength, 1 / denominator)
 
 
-@instruction("asr.infraredpolarizability", version=0, packages=("gpaw",))
+@instruction("asr.infraredpolarizability", version=1, packages=("gpaw",))
 def main(
     atoms: Atoms,
     calculator: dict = DEFAULT_GPAW,
@@ -162,10 +166,12 @@ def main(
     eta: float = 1.0,
     nfrequencies: int = 1001,
     electronic: dict | None = None,
+    convergence: dict = TIGHT_CONVERGENCE,
 ) -> InfraredPolarizabilityResult:
     """Lattice polarizability from Born charges and the phonons at Γ.
 
-    `calculator` and `kpts` give the Born charges (`asr.borncharges`),
+    `calculator`, `kpts` and `convergence` give the Born charges
+    (`asr.borncharges`),
     `phonon_calculator` and `supercell` the phonons (`asr.phonopy`), both
     with displacements of `displacement` Å. The spectrum is broadened by
     `eta` meV on `nfrequencies` points up to 1.5 times the highest phonon.
@@ -175,7 +181,7 @@ def main(
     dim = dimensionality(atoms)
     if dim not in (2, 3):
         raise ValueError("asr.infraredpolarizability needs a bulk or 2D material")
-    born = borncharges(atoms, calculator, kpts, displacement).result
+    born = borncharges(atoms, calculator, kpts, displacement, convergence).result
     phonons = phonopy(
         atoms,
         calculator=phonon_calculator,

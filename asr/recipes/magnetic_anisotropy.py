@@ -67,7 +67,7 @@ class MagneticAnisotropyResult(Result):
         return panel
 
 
-@instruction("asr.magnetic_anisotropy", version=0, packages=("gpaw",))
+@instruction("asr.magnetic_anisotropy", version=1, packages=("gpaw",))
 def main(atoms: Atoms, calculator: dict = DEFAULT_GPAW) -> MagneticAnisotropyResult:
     """Easy axis and anisotropy energies (meV per cell) from spin-orbit coupling."""
     state = magstate(atoms, calculator).result

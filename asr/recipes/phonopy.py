@@ -20,7 +20,13 @@ from ase import Atoms, units
 
 from asr.core import Result, instruction, key
 
-from .common import DEFAULT_GPAW_FORCES, calculator_for, dimensionality, kpts_for
+from .common import (
+    DEFAULT_GPAW_FORCES,
+    calculator_for,
+    dimensionality,
+    gpaw_spec_for,
+    kpts_for,
+)
 
 # Phonopy gives frequencies in THz; h * 1 THz in meV.
 THZ_TO_MEV = units._hplanck * 1e12 / units._e * 1e3
@@ -173,15 +179,20 @@ def unit_cell_index(cell) -> np.ndarray:
     return np.array([cell.u2u_map[i] for i in cell.s2u_map])
 
 
-@instruction("asr.phonopy.forces", version=0)
+@instruction("asr.phonopy.forces", version=1)
 def forces(atoms: Atoms, calculator: dict) -> np.ndarray:
-    """Forces on the atoms of one (displaced) supercell, in eV/Å."""
+    """Forces on the atoms of one (displaced) supercell, in eV/Å.
+
+    A 2D supercell gets the dipole correction of `asr.gs`
+    (`common.gpaw_spec_for`): a polar layer's phonons then come from the
+    Hamiltonian of its ground state.
+    """
     atoms = atoms.copy()
-    atoms.calc = calculator_for(atoms, calculator)
+    atoms.calc = calculator_for(atoms, gpaw_spec_for(atoms, calculator))
     return np.asarray(atoms.get_forces())
 
 
-@instruction("asr.phonopy", version=0)
+@instruction("asr.phonopy", version=1)
 def main(
     atoms: Atoms,
     calculator: dict = DEFAULT_GPAW_FORCES,

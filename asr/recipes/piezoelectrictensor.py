@@ -28,7 +28,11 @@ from ase import Atoms
 from asr.core import Result, instruction, key
 
 from .common import DEFAULT_GPAW, DEFAULT_GPAW_FORCES, check_2d, dimensionality
-from .formalpolarization import POLARIZATION_KPTS, nonperiodic_measure
+from .formalpolarization import (
+    POLARIZATION_KPTS,
+    TIGHT_CONVERGENCE,
+    nonperiodic_measure,
+)
 from .formalpolarization import main as formalpolarization
 from .setup.strains import COMPONENTS, VOIGT_LABELS, strained, with_fixed_kpts
 from .wavefunctions import kpts_argument
@@ -116,7 +120,7 @@ def voigt(tensor: np.ndarray, components: tuple) -> np.ndarray:
     return np.array([tensor[:, j, k] for j, k in pairs]).T
 
 
-@instruction("asr.piezoelectrictensor", version=0, packages=("gpaw",))
+@instruction("asr.piezoelectrictensor", version=1, packages=("gpaw",))
 def main(
     atoms: Atoms,
     calculator: dict = DEFAULT_GPAW,
@@ -125,10 +129,13 @@ def main(
     relax_positions: bool = True,
     relax_calculator: dict = DEFAULT_GPAW_FORCES,
     fmax: float = 0.01,
+    convergence: dict = TIGHT_CONVERGENCE,
 ) -> PiezoelectricTensorResult:
     """Clamped- and relaxed-ion piezoelectric tensors from ± `strain_percent`.
 
-    `calculator` gives the ground states and `kpts` the Berry-phase grids;
+    `calculator` gives the ground states (their SCF tightened to
+    `convergence`, see `asr.formalpolarization`) and `kpts` the Berry-phase
+    grids;
     with `relax_positions` the atoms of each strained cell are relaxed with
     `relax_calculator` to forces below `fmax` (eV/Å).
     """
@@ -159,7 +166,7 @@ def main(
                         fix_cell=True,
                         allow_symmetry_breaking=True,
                     ).result.atoms
-                result = formalpolarization(cell, spec, berry_kpts).result
+                result = formalpolarization(cell, spec, berry_kpts, convergence).result
                 phases[kind][n, s] = result.phase_c
     clamped = tensor_from_phases(phases["clamped"], atoms, components, strain)
     relaxed = (

@@ -97,7 +97,7 @@ def frequencies(wp2_vv: np.ndarray, atoms: Atoms) -> list[float]:
     return [float(np.sqrt(w) * Ha) for w in wp2_v]
 
 
-@instruction("asr.plasmafrequency", version=0, packages=("gpaw",))
+@instruction("asr.plasmafrequency", version=1, packages=("gpaw",))
 def main(
     atoms: Atoms,
     calculator: dict = DEFAULT_GPAW,

@@ -100,7 +100,7 @@ class PolarizabilityResult(Result):
         return panel
 
 
-@instruction("asr.polarizability", version=0, packages=("gpaw",))
+@instruction("asr.polarizability", version=1, packages=("gpaw",))
 def main(
     atoms: Atoms,
     calculator: dict = DEFAULT_GPAW,

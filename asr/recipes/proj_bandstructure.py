@@ -113,7 +113,7 @@ def channel_weights(calc, channels) -> np.ndarray:
     return np.divide(w_sknc, total, out=np.zeros_like(w_sknc), where=total > 0)
 
 
-@instruction("asr.proj_bandstructure", version=0, packages=("gpaw",))
+@instruction("asr.proj_bandstructure", version=1, packages=("gpaw",))
 def main(
     atoms: Atoms,
     calculator: dict = DEFAULT_GPAW,

@@ -63,7 +63,7 @@ def softest_mode(qpoints: np.ndarray, energies: np.ndarray) -> tuple[int, int]:
     return int(i), int(band)
 
 
-@instruction("asr.push", version=0)
+@instruction("asr.push", version=1)
 def main(
     atoms: Atoms,
     calculator: dict = DEFAULT_GPAW_FORCES,

@@ -11,12 +11,18 @@ Taghizadeh et al., Nat. Commun. 11, 3011 (2020)) needs, all in LCAO mode:
 3. the momentum matrix elements of the unit cell without symmetry
    (`gpaw.lcao.dipoletransition.get_momentum_transitions`);
 4. the resonant Raman tensor R^ν_ab for light of energy `laser_energy`
-   (`gpaw.elph.ResonantRamanCalculator`) and its spectrum
-   (`gpaw.elph.RamanData`, Gaussian lines of `sigma` cm⁻¹).
+   (`gpaw.elph.ResonantRamanCalculator`).
+
+The Stokes spectrum is made here from the tensor: Gaussian lines of `sigma`
+cm⁻¹, each of weight |R^ν|² (n_ν + 1)/ω_ν with the Bose–Einstein occupation
+n_ν of mode ν at `temperature` (GPAW's `RamanData.calculate_raman_spectrum`
+returns the bare |R^ν|² lines, whatever its temperature).
 
 Since LCAO is the only mode GPAW implements it in, the calculator is an LCAO
-specification of its own (no `asr.gs`). GPAW's files stay in a folder
-``raman-<hash>`` of the working folder, so an interrupted run continues.
+specification of its own (no `asr.gs`); a 2D structure gets the dipole
+correction of `asr.gs` all the same (`common.gpaw_spec_for`). GPAW's files
+stay in a folder ``raman-<hash>`` of the working folder, so an interrupted
+run continues.
 """
 
 from __future__ import annotations
@@ -24,17 +30,18 @@ from __future__ import annotations
 import io
 import os
 from contextlib import redirect_stdout
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 from ase import Atoms
 from ase.units import invcm
 
 from asr.core import Result, instruction, key
+from asr.core.migration import Migration, MigrationSelector, Selector
 
-from .common import calculator_for, dimensionality, kpts_for
+from .common import calculator_for, dimensionality, gpaw_spec_for, kpts_for
 
 RAMAN_LCAO = {
     "name": "gpaw",
@@ -70,6 +77,9 @@ class RamanResult(Result):
         metadata=key("Energy of the most intense Raman line", "cm⁻¹", database=True)
     )
     laser_energy: float = field(metadata=key("Energy of the laser light", "eV"))
+    temperature: float = field(
+        metadata=key("Temperature of the phonon occupations in the spectra", "K")
+    )
 
     def figures(self, folder: Path) -> list[Path]:
         from matplotlib.figure import Figure
@@ -101,6 +111,64 @@ class RamanResult(Result):
         return panel
 
 
+def stokes_spectrum(
+    shifts: np.ndarray,
+    modes: np.ndarray,
+    weights: np.ndarray,
+    temperature: float,
+    sigma: float,
+) -> np.ndarray:
+    """Stokes spectrum on `shifts` (cm⁻¹) of lines at `modes` (cm⁻¹).
+
+    Each line is a Gaussian of standard deviation `sigma` (cm⁻¹) with area
+    weight (n + 1)/ω: a Stokes line scatters into one more phonon, and the
+    Bose–Einstein occupation n = 1/(exp(ħω/kT) - 1) at `temperature` (K)
+    stimulates it. Modes at or below 1 cm⁻¹ (the acoustic ones) are left out.
+    """
+    from ase.units import kB
+
+    if temperature < 0:
+        raise ValueError(f"temperature must be 0 K or more, not {temperature}")
+    spectrum = np.zeros(len(shifts))
+    for omega, weight in zip(modes, weights, strict=True):
+        if omega <= 1.0:
+            continue
+        energy = omega * invcm  # eV
+        n = 0.0 if temperature == 0 else 1 / np.expm1(energy / (kB * temperature))
+        line = np.exp(-((shifts - omega) ** 2) / (2 * sigma**2))
+        spectrum += weight * (n + 1) / energy * line / (np.sqrt(2 * np.pi) * sigma)
+    return spectrum
+
+
+def spectra(result, temperature: float, sigma: float) -> dict[str, np.ndarray]:
+    """The parallel (xx+yy+zz) and total Stokes spectra of a Raman tensor."""
+    r2 = np.abs(result.raman_tensor) ** 2
+    parallel = r2[:, [0, 1, 2], [0, 1, 2]].sum(axis=1)
+    return {
+        "intensity_parallel": stokes_spectrum(
+            result.shifts, result.mode_energies, parallel, temperature, sigma
+        ),
+        "intensity_total": stokes_spectrum(
+            result.shifts, result.mode_energies, r2.sum(axis=(1, 2)), temperature, sigma
+        ),
+    }
+
+
+def bose_weighted(record):
+    """Version 0's spectra were bare |R|² lines: weight them from the tensor."""
+    from asr.store import Tagged
+
+    result = record.result
+    if isinstance(result, Tagged):  # stored without `temperature`
+        result = RamanResult(**result.data, temperature=0.0)
+    temperature = float(record.arguments.get("temperature", 300.0))
+    sigma = float(record.arguments.get("sigma", 5.0))
+    result = replace(result, temperature=temperature)
+    record.result = replace(result, **spectra(result, temperature, sigma))
+    record.version = 1
+    return record
+
+
 class _InFolder:
     """Work inside `folder` (GPAW's caches use names relative to it)."""
 
@@ -117,8 +185,11 @@ class _InFolder:
 
 
 def gpaw_parameters(atoms: Atoms, calculator: dict) -> dict[str, Any]:
-    """GPAW keywords of an LCAO specification, with the k-points of `atoms`."""
-    params = {k: v for k, v in calculator.items() if k != "name"}
+    """GPAW keywords of an LCAO specification, with the k-points of `atoms`
+    and, for a 2D structure, the dipole correction of `asr.gs`
+    (`common.gpaw_spec_for`)."""
+    spec = gpaw_spec_for(atoms, calculator)
+    params = {k: v for k, v in spec.items() if k != "name"}
     kpts = params.get("kpts")
     if isinstance(kpts, dict) and "density" in kpts:
         params["kpts"] = kpts_for(atoms, kpts["density"], kpts.get("gamma", True))
@@ -135,7 +206,24 @@ def check_lcao(calculator: dict) -> None:
         )
 
 
-@instruction("asr.raman", version=0, packages=("gpaw",))
+MIGRATIONS = [
+    MigrationSelector(
+        # 2D structures now get the dipole correction: recomputed, not migrated.
+        Selector(
+            name="asr.raman",
+            version=0,
+            predicate=lambda record: dimensionality(record.arguments["atoms"]) != 2,
+        ),
+        Migration(
+            "asr.raman:0-1",
+            "Spectra weighted by the Bose-Einstein occupation (n+1)/ω",
+            bose_weighted,
+        ),
+    )
+]
+
+
+@instruction("asr.raman", version=1, packages=("gpaw",), migrations=MIGRATIONS)
 def main(
     atoms: Atoms,
     calculator: dict = RAMAN_LCAO,
@@ -144,13 +232,15 @@ def main(
     laser_energy: float = 2.33,
     gamma: float = 0.1,
     sigma: float = 5.0,
-    temperature: float = 300.0,
+    temperature: Annotated[float, "K"] = 300.0,
 ) -> RamanResult:
     """Resonant Raman spectrum for a laser of `laser_energy` eV (532 nm).
 
     The potential derivatives come from displacements of `displacement` Å in
     a `supercell` (repetitions; 1 along non-periodic directions);
-    `gamma` (eV) broadens the electronic transitions.
+    `gamma` (eV) broadens the electronic transitions; the Stokes lines are
+    Gaussians of `sigma` cm⁻¹ weighted by the phonon occupations at
+    `temperature`.
     """
     from gpaw import GPAW
     from gpaw.elph import (
@@ -169,10 +259,11 @@ def main(
         int(n) if periodic else 1
         for n, periodic in zip(supercell, atoms.pbc, strict=True)
     )
+    # GPAW's files of a 2D structure belong to its dipole-corrected spec.
     terms = main.terms(
         {
             "atoms": atoms,
-            "calculator": calculator,
+            "calculator": gpaw_spec_for(atoms, calculator),
             "supercell": supercell,
             "displacement": displacement,
         }
@@ -187,7 +278,11 @@ def main(
         runner = DisplacementRunner(
             atoms=atoms,
             calc=calculator_for(
-                large, {**calculator, "symmetry": {"point_group": False}}
+                large,
+                {
+                    **gpaw_spec_for(large, calculator),
+                    "symmetry": {"point_group": False},
+                },
             ),
             supercell=supercell,
             name="elph",
@@ -224,22 +319,18 @@ def main(
         tensor = np.zeros((len(energies), 3, 3), complex)
         for pol in POLARIZATIONS:
             tensor[:, "xyz".index(pol[0]), "xyz".index(pol[1])] = raman.raman_cache[pol]
-        data = RamanData(raman_name="Rlab")
-        grid, parallel = data.calculate_raman_spectrum(
-            ["xx", "yy", "zz"], T=temperature, sigma=sigma
-        )
-        _, total = data.calculate_raman_spectrum(
-            list(POLARIZATIONS), T=temperature, sigma=sigma
-        )
+        grid = RamanData(raman_name="Rlab").gridev_w  # GPAW's grid, 1 cm⁻¹
     intensities = (np.abs(tensor) ** 2).sum(axis=(1, 2))
     modes = energies / invcm
-    return RamanResult(
+    result = RamanResult(
         mode_energies=modes,
         raman_tensor=tensor,
         mode_intensities=intensities,
         shifts=np.asarray(grid) / invcm,
-        intensity_parallel=np.asarray(parallel),
-        intensity_total=np.asarray(total),
+        intensity_parallel=np.zeros(len(grid)),
+        intensity_total=np.zeros(len(grid)),
         strongest_mode=float(modes[int(np.argmax(intensities))]),
         laser_energy=float(laser_energy),
+        temperature=float(temperature),
     )
+    return replace(result, **spectra(result, temperature, sigma))

@@ -8,7 +8,11 @@ positions. The symmetry of the input is kept unless told otherwise
 correction along z of `asr.gs` (`common.gpaw_spec_for`), so a polar layer
 relaxes with the Hamiltonian of its ground state. A GPAW relaxation of a
 structure without initial magnetic moments starts ferromagnetic, as `asr.gs`
-does (`asr.recipes.magnetism`).
+does (`asr.recipes.magnetism`). GPAW computes stress only with plane
+waves: a cell relaxation with an LCAO (or FD) calculator is refused with a
+`ValueError` rather than quietly keeping the cell fixed (a "relaxed"
+structure whose cell never moved); pass ``fix_cell=True`` to relax only the
+positions in those modes.
 
 Every step is written to a trajectory file in the working folder, named by a
 hash of the arguments (``relax-<hash>.traj``). A run that is killed (or
@@ -29,6 +33,7 @@ from ase.calculators.calculator import PropertyNotImplementedError
 from asr.core import File, Result, instruction, key
 
 from .common import DEFAULT_GPAW_FORCES, calculator_for, gpaw_spec_for
+from .gs import mode_name
 from .magnetism import MAGMOM_THRESHOLD, moments_vanished, starting_moments
 
 
@@ -135,8 +140,13 @@ def largest_stress(atoms: Atoms, mask: np.ndarray | None) -> float:
     return float(np.abs(stress[mask]).max())
 
 
-def stress_or_none(atoms: Atoms) -> np.ndarray | None:
-    if not atoms.pbc.any():
+def has_stress(spec: dict) -> bool:
+    """False for GPAW in LCAO or FD mode: GPAW has stress with plane waves only."""
+    return str(spec.get("name", "")).lower() != "gpaw" or mode_name(spec) == "pw"
+
+
+def stress_or_none(atoms: Atoms, spec: dict) -> np.ndarray | None:
+    if not atoms.pbc.any() or not has_stress(spec):
         return None
     try:
         return np.asarray(atoms.get_stress())
@@ -254,6 +264,11 @@ def main(
     )
     # k-points (from a density) follow the input cell, also when resuming.
     spec = gpaw_spec_for(atoms, calculator)
+    if not fix_cell and cell_mask(atoms).any() and not has_stress(spec):
+        raise ValueError(
+            f"GPAW has no stress in {mode_name(spec)} mode, so it cannot relax "
+            "the cell: use a plane-wave calculator, or fix_cell=True"
+        )
     calc = calculator_for(atoms, spec)
     user_constraints = list(atoms.constraints)
     initial_magmoms = atoms.get_initial_magnetic_moments()
@@ -321,7 +336,7 @@ def main(
         atoms=relaxed,
         energy=float(atoms.get_potential_energy()),
         forces=np.asarray(atoms.get_forces()),
-        stress=stress_or_none(atoms),
+        stress=stress_or_none(atoms, spec),
         fmax=max_forces[-1],
         smax=largest_stress(atoms, mask),
         nsteps=nsteps,

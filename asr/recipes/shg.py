@@ -144,7 +144,7 @@ def run_quietly(function, *args, **kwargs):
             )
 
 
-@instruction("asr.shg", version=0, packages=("gpaw",))
+@instruction("asr.shg", version=1, packages=("gpaw",))
 def main(
     atoms: Atoms,
     calculator: dict = DEFAULT_GPAW,

@@ -84,7 +84,7 @@ class ShiftResult(Result):
         return panel
 
 
-@instruction("asr.shift", version=0, packages=("gpaw",))
+@instruction("asr.shift", version=1, packages=("gpaw",))
 def main(
     atoms: Atoms,
     calculator: dict = DEFAULT_GPAW,

@@ -83,7 +83,7 @@ def wfs_name(arguments: dict[str, Any]) -> str:
     return f"wfs-{main.terms(arguments).exact.hex()[:16]}.gpw"
 
 
-@instruction("asr.wavefunctions", version=0, packages=("gpaw",))
+@instruction("asr.wavefunctions", version=1, packages=("gpaw",))
 def main(
     atoms: Atoms,
     calculator: dict = DEFAULT_GPAW,
@@ -121,11 +121,17 @@ def main(
         params["symmetry"] = "off"
     if occupations is not None:
         params["occupations"] = dict(occupations)
+    # The calculator's eigenstates tolerance holds for these bands too.
+    tolerance = {
+        k: v
+        for k, v in (calculator.get("convergence") or {}).items()
+        if k == "eigenstates"
+    }
     if diagonalize:
-        params.update(nbands=nocc + 4, convergence={"bands": nocc})
+        params.update(nbands=nocc + 4, convergence={**tolerance, "bands": nocc})
     else:
         extra = max(4, wanted // 10)
-        params.update(nbands=wanted + extra, convergence={"bands": wanted})
+        params.update(nbands=wanted + extra, convergence={**tolerance, "bands": wanted})
     nscf = calc.fixed_density(**params)
     nscf.get_potential_energy()
     if diagonalize:

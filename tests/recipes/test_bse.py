@@ -3,8 +3,9 @@ import pytest
 from ase.build import bulk
 from gpaw_settings import tiny_pw
 
-from asr.recipes.bse import absorption
+from asr.recipes.bse import NARROW, absorption, band_window
 from asr.recipes.bse import main as bse
+from asr.recipes.wavefunctions import main as wavefunctions
 
 TINY = tiny_pw([2, 2, 2], convergence={"bands": "CBM+0.5"}, nbands="200%")
 
@@ -18,20 +19,56 @@ def test_absorption_of_a_layer_and_of_a_bulk():
     assert bulk_abs[0] == 0.0 and (bulk_abs[1:] > 0).all()
 
 
+def test_the_band_window_counts_bands_reaching_near_the_edges():
+    # Two k-points; bands 0-2 occupied. Band 0 lies 3 eV below the top,
+    # band 1 reaches to 0.8 eV of it at the second k-point only.
+    e_kn = np.array(
+        [
+            [-5.0, -2.0, 0.0, 1.0, 2.5, 4.0],
+            [-4.0, -0.8, -0.5, 1.2, 1.9, 3.5],
+        ]
+    )
+    assert band_window(e_kn, 3, 1.0) == (2, 2)
+    assert band_window(e_kn, 3, 0.1) == (1, 1)
+    assert band_window(e_kn, 3, 5.0) == (3, 3)
+    with pytest.raises(ValueError, match="no gap"):
+        band_window(e_kn, 6, 1.0)
+
+
 @pytest.mark.gpaw
 @pytest.mark.slow
 def test_silicon_excitons_bind_below_the_transitions(store, tmp_path):
+    kpts = {"size": [3, 3, 3], "gamma": True}
     result = bse(
         bulk("Si"),
         TINY,
-        kpts={"size": [3, 3, 3], "gamma": True},
+        kpts=kpts,
         ecut=10.0,
-        valence_bands=3,
-        conduction_bands=3,
+        window=1.0,
         screening_bands=12,
         directions="x",
         nfrequencies=201,
     ).result
+    # Spin-orbit coupling is on by default and reaches GPAW: the transitions
+    # are those of the spinor bands (Si's split-off valence band lowers the
+    # direct gap), and the 1 eV window holds spinor pairs.
+    from gpaw import GPAW
+    from gpaw.spinorbit import soc_eigenstates
+
+    wfs = wavefunctions(
+        bulk("Si"), TINY, kpts=kpts, nbands=12, occupations=NARROW
+    ).result
+    calc = GPAW(wfs.gpw.path, txt=None)
+    e_km = soc_eigenstates(calc, n2=12).eigenvalues()
+    nk = len(calc.get_ibz_k_points())
+    e_kn = np.array([calc.get_eigenvalues(kpt=k) for k in range(nk)])
+    gap_soc = (e_km[:, 8] - e_km[:, 7]).min()
+    gap = (e_kn[:, 4] - e_kn[:, 3]).min()
+    assert result.soc and result.window == 1.0
+    assert result.gap_dir_qp == pytest.approx(gap_soc, abs=1e-3)
+    assert result.gap_dir_qp < gap - 0.01
+    assert (result.valence_bands, result.conduction_bands) == band_window(e_km, 8, 1.0)
+    assert result.valence_bands % 2 == 0 and result.conduction_bands % 2 == 0
     assert result.directions == "x" and result.alpha_bse.shape == (1, 201)
     # The electron-hole attraction puts the excitations below the
     # transition energies and moves spectral weight to lower energies.

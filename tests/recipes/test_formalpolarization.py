@@ -4,11 +4,14 @@ from ase import Atoms
 from ase.build import bulk
 from gpaw_settings import tiny_pw
 
-from asr.recipes.formalpolarization import main as formalpolarization
+from asr.core import Record
 from asr.recipes.formalpolarization import (
+    TIGHT_CONVERGENCE,
     nonperiodic_measure,
     polarization_from_phases,
+    tightened,
 )
+from asr.recipes.formalpolarization import main as formalpolarization
 
 TINY = tiny_pw([2, 2, 2], convergence={"bands": "occupied"}, nbands=-2)
 BERRY = {"size": [2, 2, 2], "gamma": False}
@@ -27,7 +30,8 @@ def test_polarization_quantum_from_a_phase_of_two_pi():
 
 @pytest.mark.gpaw
 def test_centrosymmetric_silicon_has_no_polarization(store):
-    result = formalpolarization(bulk("Si"), TINY, BERRY).result
+    record = formalpolarization(bulk("Si"), TINY, BERRY)
+    result = record.result
     # Inversion symmetry: P = 0 modulo half a polarization quantum.
     halves = result.phase_c / np.pi
     assert halves == pytest.approx(np.round(halves), abs=1e-4)
@@ -35,6 +39,22 @@ def test_centrosymmetric_silicon_has_no_polarization(store):
         2 * np.pi * 4 * bulk("Si").get_scaled_positions().sum(axis=0)
     )
     assert result.polarization.shape == (3,)
+    # Tight SCF convergence, as the C2DB: recorded and used by GPAW.
+    assert record.arguments["convergence"] == TIGHT_CONVERGENCE
+    assert tightened({"convergence": {"density": 1e-9}}, TIGHT_CONVERGENCE) == {
+        "convergence": {"density": 1e-9, "eigenstates": 1e-11}
+    }
+    (dependency,) = [
+        Record.from_stored(store.head(d.uid))
+        for d in record.dependencies
+        if Record.from_stored(store.head(d.uid)).name == "asr.wavefunctions"
+    ]
+    from gpaw import GPAW
+
+    calc = GPAW(dependency.result.gpw.path, txt=None)
+    assert calc.parameters.convergence["eigenstates"] == 1e-11
+    spec = dependency.arguments["calculator"]
+    assert spec["convergence"] == {"bands": "occupied", **TIGHT_CONVERGENCE}
 
 
 @pytest.mark.gpaw

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from ase.build import bulk, mx2
@@ -7,6 +9,7 @@ from asr.recipes.gs import (
     band_edges,
     boundary_potential,
     gs_spec,
+    soc_work_function,
     stress_in_plane,
     vacuum_levels_2d,
 )
@@ -104,19 +107,27 @@ def test_silicon_has_an_indirect_gap(store):
 
 @pytest.mark.gpaw
 def test_mos2_monolayer_vacuum_level_and_work_function(store, tmp_path):
-    gs = groundstate(mx2("MoS2", vacuum=4.0), {**TINY, "kpts": {"density": 1.0}})
-    gs = gs.result
+    record = groundstate(mx2("MoS2", vacuum=4.0), {**TINY, "kpts": {"density": 1.0}})
+    gs = record.result
     assert 1.0 < gs.gap < 2.5
     assert gs.vacuum_level > gs.efermi
     assert gs.vacuum_level_top == pytest.approx(gs.vacuum_level_bottom, abs=0.02)
     assert 4.0 < gs.work_function < 6.0  # PBE: ~5 eV
-    assert gs.work_function == pytest.approx(gs.vacuum_level - gs.efermi)
+    # From the Fermi level with spin-orbit coupling, which differs.
+    assert gs.work_function == pytest.approx(gs.vacuum_level - gs.efermi_soc)
+    assert abs(gs.efermi_soc - gs.efermi) > 1e-3
     assert gs.stress_2d.shape == (3,)
     assert len(gs.z) == len(gs.potential_z)
     assert gs.potential_z.max() == pytest.approx(gs.vacuum_level, abs=0.05)
     (figure,) = gs.figures(tmp_path)
     assert figure.read_bytes().startswith(b"\x89PNG")
     assert gs.webpanel()["figures"] == ["gs-potential.png"]
+    # A version 1 Record (work function without SOC) migrates in place.
+    old = replace(record, version=1)
+    old.result = replace(gs, work_function=gs.vacuum_level - gs.efermi)
+    migrated = soc_work_function(old)
+    assert migrated.version == 2
+    assert migrated.result.work_function == gs.work_function
 
 
 def test_kpoint_grids_of_hexagonal_layers_hold_k():

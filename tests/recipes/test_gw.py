@@ -3,7 +3,7 @@ from ase.build import bulk
 from gpaw_settings import tiny_pw
 
 from asr.recipes.gw import main as gw
-from asr.recipes.gw import screening_bands
+from asr.recipes.gw import quasiparticle_energies, screening_bands
 
 TINY = tiny_pw([2, 2, 2], convergence={"bands": "CBM+0.5"}, nbands="200%")
 
@@ -34,6 +34,20 @@ def test_silicon_g0w0_opens_the_gap(store, tmp_path):
     assert result.bands == [2, 6] and result.nvalence == 2
     assert result.eigenvalues_gw.shape == (1, 3, 4)
     assert ((result.z > 0.5) & (result.z < 1.0)).all()
+    # The C2DB's empirical Z = 0.75 for every state; GPAW's Z kept beside it.
+    parts = {
+        "eps": result.eigenvalues_dft,
+        "sigma": result.sigma,
+        "exx": result.exx,
+        "vxc": result.vxc,
+    }
+    assert result.empirical_z == 0.75
+    assert result.eigenvalues_gw == pytest.approx(quasiparticle_energies(parts, 0.75))
+    assert result.eigenvalues_gw_z == pytest.approx(
+        quasiparticle_energies(parts, result.z)
+    )
+    assert abs(result.gap_gw - result.gap_gw_z) > 0.01
+    assert result.gap_gw_z > result.gap_dft + 0.2
     assert 0.0 < result.gap_gw - result.gap_gw_soc < 0.1
     (figure,) = result.figures(tmp_path)
     assert figure.read_bytes().startswith(b"\x89PNG")

@@ -66,3 +66,29 @@ def test_tick_labels_join_jumps():
     ticks, labels = tick_labels([0, 1, 2, 2, 3], ["G", "X", "K", "U", "X"])
     assert ticks == [0, 1, 2, 3]
     assert labels == [r"$\Gamma$", "X", "K|U", "X"]
+
+
+def polar_layer():
+    """A sheet of HF molecules standing up: a layer with a dipole along z."""
+    from ase import Atoms
+
+    return Atoms(
+        "HF",
+        positions=[[0.0, 0.0, 3.0], [0.0, 0.0, 3.95]],
+        cell=[3.0, 3.0, 6.95],
+        pbc=[True, True, False],
+    )
+
+
+@pytest.mark.gpaw
+def test_polar_layer_forces_have_the_dipole_correction_of_gs(store):
+    from gpaw_settings import lcao
+
+    from asr.recipes.gs import main as groundstate
+    from asr.recipes.phonopy import forces
+
+    spec = lcao([1, 1, 1], basis="sz(dzp)", h=0.3)
+    layer = polar_layer()
+    gs = groundstate(layer, spec, magnetic=False).result
+    # Without the dipole correction the force along z differs by ~0.2 eV/Å.
+    assert forces(layer, spec).result == pytest.approx(gs.forces, abs=1e-4)

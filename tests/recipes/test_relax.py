@@ -227,3 +227,21 @@ def test_iron_given_without_moments_relaxes_ferromagnetic(store):
     assert result.magstate == "fm" and result.magmom > 1.5
     assert result.atoms.get_initial_magnetic_moments()[0] > 1.5
     assert result.note == ""
+
+
+def test_lcao_cannot_relax_the_cell(store):
+    # GPAW has no stress in LCAO mode: refused before any calculation.
+    spec = lcao([2, 2, 2], basis="sz(dzp)")
+    with pytest.raises(ValueError, match="no stress in lcao mode.*fix_cell=True"):
+        relax(bulk("Si"), calculator=spec)
+
+
+@pytest.mark.gpaw
+def test_lcao_relaxes_positions_with_a_fixed_cell(store):
+    # Si's forces vanish by symmetry: one spin-paired self-consistent run.
+    spec = lcao([2, 2, 2], basis="sz(dzp)")
+    result = relax(
+        bulk("Si"), calculator=spec, fix_cell=True, fmax=0.05, magnetic=False
+    ).result
+    assert result.nsteps == 0 and result.stress is None
+    assert np.allclose(result.atoms.cell, bulk("Si").cell)
