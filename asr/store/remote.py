@@ -14,6 +14,7 @@ favour of ours (a lease: the head we expect to replace on the next push).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import codec
+from . import codec, mirror
 from .disk import STORE_DIR, DiskStore
 from .errors import StoreError
 from .files import write_atomic
@@ -203,6 +204,11 @@ class LocalPeer:
     def send(self, objects: Iterable[bytes], count: int) -> int:
         return self.endpoint.receive(objects)
 
+    def mirror(self, store: DiskStore, have: list[str]) -> mirror.Mirrored:
+        return mirror.receive_mirror(
+            store, mirror.LocalSource(self.endpoint.mirror(have))
+        )
+
     def close(self) -> None:
         self.endpoint.store.close()
 
@@ -253,6 +259,15 @@ class PipePeer:
             raise TransferError(f"{err}; {self._gone()}") from None
         self._answer()
 
+    def mirror(self, store: DiskStore, have: list[str]) -> mirror.Mirrored:
+        self._request({"op": "mirror", "args": {"have": have}})
+        try:
+            done = mirror.receive_mirror(store, mirror.WireSource(self.inp))
+        except TransferError as err:
+            raise TransferError(f"{err}; {self._gone()}") from None
+        self._answer()
+        return done
+
     def send(self, objects: Iterable[bytes], count: int) -> int:
         self._request({"op": "receive", "args": {}})
         try:
@@ -263,12 +278,19 @@ class PipePeer:
         return self._answer()
 
     def close(self) -> None:
+        """Say bye and hang up both ways: a remote still writing a stream
+        this side stopped reading (it was damaged) then stops too."""
         try:
             self._request({"op": "bye", "args": {}})
             self.out.close()
-        except TransferError:
+        except (TransferError, OSError):
             pass
-        self.process.wait(timeout=30)
+        self.inp.close()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 def plain(value: Any) -> Any:
@@ -332,7 +354,19 @@ def serve(store: DiskStore, inp, out, select: Callable | None = None) -> None:
     ``{"error"}``. `objects` answers with a pack stream first, `receive`
     reads one first.
     """
-    endpoint = Endpoint(store, select)
+    try:
+        _serve(Endpoint(store, select), inp, out)
+    except (BrokenPipeError, ConnectionError):
+        # The peer hung up while we wrote (it found the stream damaged, or
+        # was killed): nothing half-done is visible. Output still buffered
+        # goes nowhere rather than into a traceback at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(devnull, out.fileno())
+        os.close(devnull)
+
+
+def _serve(endpoint: Endpoint, inp, out) -> None:
     while True:
         try:
             request = read_message(inp)
@@ -347,6 +381,9 @@ def serve(store: DiskStore, inp, out, select: Callable | None = None) -> None:
             elif op == "objects":
                 ids = [ObjectId(o) for o in args["ids"]]
                 write_objects(out, endpoint.objects(ids), len(ids))
+                value = None
+            elif op == "mirror":
+                mirror.write_mirror(out, endpoint.mirror(list(args["have"])))
                 value = None
             elif op == "receive":
                 value = endpoint.receive(read_objects(inp))
@@ -387,6 +424,9 @@ def fetch(
     """
     peer = connect(remote_url(store, name), select)
     try:
+        mirrored = 0
+        if not selection and next(iter(store.iter_refs()), None) is None:
+            mirrored = _mirror(store, peer)
         heads = {
             Uid(u): ObjectId(o)
             for u, o in peer.call("heads", selection=selection or None).items()
@@ -399,7 +439,7 @@ def fetch(
             lambda ids: _edges(peer.call("references", ids=ids)),
             local.lacks,
         )
-        count = local.receive(peer.objects(ids)) if ids else 0
+        count = mirrored + (local.receive(peer.objects(ids)) if ids else 0)
     finally:
         peer.close()
     state = load_state(store, name)
@@ -448,6 +488,19 @@ def push(
     save_state(store, name, state)
     outcome.same += [u for u in heads if u not in changed]
     return Report(count, len(heads), outcome)
+
+
+def _mirror(store: DiskStore, peer) -> int:
+    """Copy the remote's packs and tables whole into a store without refs
+    (a clone, or the rerun of a killed one); returns the objects verified.
+    A remote that does not know the request is left to the negotiation."""
+    have = mirror.listing(store).packs
+    try:
+        return peer.mirror(store, have).objects
+    except RemoteError as err:
+        if "unknown request" in str(err):
+            return 0
+        raise
 
 
 def _edges(found: dict) -> dict[ObjectId, list[ObjectId]]:

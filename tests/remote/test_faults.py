@@ -67,6 +67,18 @@ def _timed_pull(folder: Path) -> float:
     return time.monotonic() - start
 
 
+def _kill_remote(pidfile: Path, process: subprocess.Popen, delay: float) -> None:
+    """SIGKILL the remote side `delay` seconds after it started (timed from
+    its start, not the client's: on a loaded machine starting takes long)."""
+    while not pidfile.exists() and process.poll() is None:
+        time.sleep(0.01)
+    time.sleep(delay)
+    try:
+        os.kill(int(pidfile.read_text()), signal.SIGKILL)
+    except (ProcessLookupError, FileNotFoundError, ValueError):  # done already
+        pass
+
+
 def test_receiver_killed_at_random_moments(tmp_path):
     a = big_project(tmp_path / "a")
     b, _ = transfer.clone(str(tmp_path / "a"), tmp_path / "b", ["text=nothing*"])
@@ -104,12 +116,7 @@ def test_sender_killed_at_random_moments(tmp_path, local_ssh, monkeypatch):
         pidfile.unlink(missing_ok=True)
         before = heads(b)
         process = _pull_process(tmp_path / "b")
-        time.sleep(delay)
-        if pidfile.exists():
-            try:
-                os.kill(int(pidfile.read_text()), signal.SIGKILL)
-            except ProcessLookupError:  # done already
-                pass
+        _kill_remote(pidfile, process, delay)
         _out, err = process.communicate(timeout=120)
         if process.returncode:
             failed += 1
@@ -166,12 +173,7 @@ def test_receiving_remote_killed_during_push(tmp_path, local_ssh, monkeypatch):
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        time.sleep(delay)
-        if pidfile.exists():
-            try:
-                os.kill(int(pidfile.read_text()), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        _kill_remote(pidfile, process, delay)
         _out, err = process.communicate(timeout=120)
         if process.returncode:
             failed += 1
