@@ -65,7 +65,7 @@ def status(name: str) -> None:
     store = open_store()
     state = _remote.load_state(store, name)
     found = _remote.divergences(store, name)
-    _say(f"{name}: {len(state.heads)} Records at the last fetch")
+    _say(f"{name}: {len(_remote.remote_heads(store, name))} Records at the last fetch")
     if state.leases:
         _say(f"{len(state.leases)} resolved as ours: the next push replaces theirs")
     if not found:
