@@ -102,9 +102,14 @@ def resolve(name: str, uids: tuple[str, ...], keep: str | None) -> None:
 @click.argument("path")
 def serve(path: str) -> None:
     """Answer a peer on stdin/stdout (what ssh runs on the other side)."""
+    _remote.serve_path(path, sys.stdin.buffer, sys.stdout.buffer, _select_heads)
+
+
+def _select_heads(store, words):
+    # Imported only for a selection: every fetch starts this process anew.
     from asr.core.transfer import select_heads
 
-    _remote.serve_path(path, sys.stdin.buffer, sys.stdout.buffer, select_heads)
+    return select_heads(store, words)
 
 
 @click.command()
