@@ -1,14 +1,22 @@
 #!/usr/bin/env python
-"""Benchmarks of stores that travel (`asr clone`, `asr pull`).
+"""Benchmarks of stores that travel (`asr clone`, `asr pull`) against rsync.
 
-    .venv/bin/python benchmarks/transfer.py                 # 10^5 Records
-    .venv/bin/python benchmarks/transfer.py --count 10000   # seconds
+    .venv/bin/python benchmarks/transfer.py                 # 10^5 Records, ~1 GB
+    .venv/bin/python benchmarks/transfer.py --count 10000   # a quick run
 
-* clone: a store of N Records, each with a 1 kB File blob, cloned by path
-  (the same requests as over ssh, in one process), against `rsync -a` of
-  the same `.asr/` folder when rsync is installed;
-* pull: 100 new Records pulled from that store (target < 1 s: cost in
-  proportion to what is new), against rsync's second run over the folder.
+The store: N Records, each with a File blob of `--blob` bytes (10 kB: ~1 GB
+at 10^5), bulk-written into packs, as a store is after `asr gc`. It is
+reached over ssh to localhost through a private sshd (started as the test
+suite starts one, `tests/remote/sshd.py`); rsync goes through the same ssh
+(`rsync -a -e ssh`). Without sshd, both go by path, and the table says so.
+
+* clone: `asr clone` of the store against `rsync -a` of its `.asr/` folder
+  into an empty one (target: within 1.5x);
+* pull 100 new: 100 Records added at the remote, then pulled, against
+  rsync's second run over the whole folder (a rescan that copies only the
+  new files; target < 1 s and 10x faster). Once bulk-written (a new pack
+  and refs table, as after `asr gc`), once committed one by one (loose
+  blobs and a commit log, as a running workflow leaves them).
 
 Everything is written under a temporary folder, removed at the end.
 """
@@ -16,35 +24,57 @@ Everything is written under a temporary folder, removed at the end.
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from asr.core import transfer
-from asr.store import IndexTerms, digest, init_store, open_store
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from asr.core import transfer  # noqa: E402
+from asr.store import IndexTerms, digest, init_store, open_store  # noqa: E402
 
 
-def fill(store, start: int, count: int) -> None:
+def payload(i: int, blob) -> dict:
+    return {
+        "type": "asr.record",
+        "name": "bench.transfer",
+        "version": 0,
+        "arguments": {"i": i},
+        "result": {"file": blob},
+        "metadata": {},
+        "dependencies": [],
+        "revision": None,
+    }
+
+
+def terms(i: int) -> IndexTerms:
+    return IndexTerms(digest(b"%d" % i), digest(b"bench"), [float(i)])
+
+
+def fill(store, start: int, count: int, size: int) -> None:
+    """Bulk-written Records: packs, refs tables and index segments."""
     rng = np.random.default_rng(start)
     with store.bulk() as writer:
         for i in range(start, start + count):
-            blob = writer.put_blob(rng.bytes(1000))
-            payload = {
-                "type": "asr.record",
-                "name": "bench.transfer",
-                "version": 0,
-                "arguments": {"i": i},
-                "result": {"file": blob},
-                "metadata": {},
-                "dependencies": [],
-                "revision": None,
-            }
-            terms = IndexTerms(digest(b"%d" % i), digest(b"bench"), [float(i)])
-            writer.commit(payload, index=terms)
+            blob = writer.put_blob(rng.bytes(size))
+            writer.commit(payload(i, blob), index=terms(i))
+
+
+def commit_loose(store, start: int, count: int, size: int) -> None:
+    """Records committed one by one: loose blobs, a commit log."""
+    rng = np.random.default_rng(start)
+    for i in range(start, start + count):
+        blob = store.put_blob(rng.bytes(size))
+        store.commit(payload(i, blob), index=terms(i))
+    store.close()
 
 
 def timed(function) -> float:
@@ -53,39 +83,103 @@ def timed(function) -> float:
     return time.perf_counter() - start
 
 
-def rsync(source: Path, target: Path) -> float | None:
-    if shutil.which("rsync") is None:
+class Link:
+    """How both tools reach the store: over a private sshd, or by path."""
+
+    def __init__(self, sshd=None, note: str = ""):
+        self.sshd = sshd
+        self.name = ("ssh to localhost" if sshd else "by path") + note
+
+    def url(self, path: Path) -> str:
+        return self.sshd.url(path) if self.sshd else str(path)
+
+    def rsync(self, source: Path, target: Path) -> float:
+        """`rsync -a` pulling `source/` (the remote's) into `target/`."""
+        if self.sshd is None:
+            command = ["rsync", "-a", f"{source}/", f"{target}/"]
+        else:
+            ssh = f"{self.sshd.environ()['ASR_SSH_COMMAND']} -p {self.sshd.port}"
+            where = f"{self.sshd.user}@127.0.0.1:{shlex.quote(str(source))}/"
+            command = ["rsync", "-a", "-e", ssh, where, f"{target}/"]
+        return timed(lambda: subprocess.run(command, check=True))
+
+
+def start_sshd(folder: Path):
+    """A private sshd as the tests start one, or None (then: by path)."""
+    from tests.remote.sshd import Sshd, available
+
+    if not available():
         return None
-    return timed(
-        lambda: subprocess.run(["rsync", "-a", f"{source}/", f"{target}/"], check=True)
-    )
+    try:
+        sshd = Sshd(folder).__enter__()
+    except (RuntimeError, OSError) as err:
+        print(f"sshd did not start ({err}); by path instead", file=sys.stderr)
+        return None
+    for key, value in sshd.environ().items():
+        os.environ[key] = value
+    return sshd
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--blob", type=int, default=10_000, help="bytes a File")
+    parser.add_argument("--no-ssh", action="store_true", help="by path only")
     args = parser.parse_args()
+    if shutil.which("rsync") is None:
+        sys.exit("rsync is not installed: nothing to compare with")
     tmp = Path(tempfile.mkdtemp(prefix="asr-bench-transfer-"))
+    sshd = None if args.no_ssh else start_sshd(tmp / "sshd")
+    links = [Link(sshd), Link()] if sshd else [Link(note=" (no sshd)")]
+    rows = []
     try:
         a = init_store(tmp / "a")
-        fill(a, 0, args.count)
-        clone = timed(lambda: transfer.clone(str(tmp / "a"), tmp / "b"))
-        copy = rsync(a.root, tmp / "copy")
-        fill(a, args.count, 100)
-        b = open_store(tmp / "b")
-        pull = timed(lambda: transfer.pull(b, "origin"))
-        again = rsync(a.root, tmp / "copy")
-        print(f"{args.count} Records, each with a 1 kB blob")
-        print(f"clone            {clone:8.2f} s", _vs(clone, copy))
-        print(f"pull 100 new     {pull:8.2f} s (target < 1 s)", _vs(pull, again))
+        made = timed(lambda: fill(a, 0, args.count, args.blob))
+        size = sum(f.stat().st_size for f in a.root.rglob("*") if f.is_file())
+        print(
+            f"{args.count} Records with {args.blob} B blobs: .asr/ is"
+            f" {size / 1e9:.2f} GB (made in {made:.0f} s)",
+            file=sys.stderr,
+        )
+        for n, link in enumerate(links):
+            b, copy = tmp / f"b{n}", tmp / f"copy{n}"
+            ours = timed(lambda: transfer.clone(link.url(tmp / "a"), b))  # noqa: B023
+            theirs = link.rsync(a.root, copy)
+            rows.append((f"clone, {link.name}", ours, theirs, "ratio <= 1.5"))
+        for n, link in enumerate(links):
+            for how, add in (("packed", fill), ("loose", commit_loose)):
+                start = args.count + 1000 * (2 * n + (how == "loose"))
+                add(open_store(tmp / "a"), start, 100, args.blob)
+                b = open_store(tmp / f"b{n}")
+                ours = timed(lambda: transfer.pull(b, "origin"))  # noqa: B023
+                b.close()
+                theirs = link.rsync(a.root, tmp / f"copy{n}")
+                case = f"pull 100 new ({how}), {link.name}"
+                rows.append((case, ours, theirs, "< 1 s, ratio <= 0.1"))
     finally:
+        if sshd is not None:
+            sshd.__exit__(None, None, None)
         shutil.rmtree(tmp, ignore_errors=True)
+    print_table(args.count, args.blob, rows)
 
 
-def _vs(ours: float, theirs: float | None) -> str:
-    if theirs is None:
-        return "(rsync is not installed: no comparison)"
-    return f"rsync -a {theirs:.2f} s, ratio {ours / theirs:.2f}"
+def passes(ours: float, theirs: float, target: str) -> bool:
+    if target.startswith("< 1 s"):
+        return ours < 1.0 and ours <= 0.1 * theirs
+    return ours <= 1.5 * theirs
+
+
+def print_table(count: int, blob: int, rows: list) -> None:
+    print(f"\n{count} Records, {blob} B File blob each (packed, as after asr gc)\n")
+    head = f"{'case':42} {'asr s':>8} {'rsync s':>8} {'ratio':>7}  {'target':20} result"
+    print(head)
+    print("-" * len(head))
+    for case, ours, theirs, target in rows:
+        result = "pass" if passes(ours, theirs, target) else "FAIL"
+        print(
+            f"{case:42} {ours:8.2f} {theirs:8.2f} {ours / theirs:7.2f}"
+            f"  {target:20} {result}"
+        )
 
 
 if __name__ == "__main__":

@@ -65,7 +65,7 @@ def status(name: str) -> None:
     store = open_store()
     state = _remote.load_state(store, name)
     found = _remote.divergences(store, name)
-    _say(f"{name}: {len(state.heads)} Records at the last fetch")
+    _say(f"{name}: {len(_remote.remote_heads(store, name))} Records at the last fetch")
     if state.leases:
         _say(f"{len(state.leases)} resolved as ours: the next push replaces theirs")
     if not found:
@@ -102,9 +102,14 @@ def resolve(name: str, uids: tuple[str, ...], keep: str | None) -> None:
 @click.argument("path")
 def serve(path: str) -> None:
     """Answer a peer on stdin/stdout (what ssh runs on the other side)."""
+    _remote.serve_path(path, sys.stdin.buffer, sys.stdout.buffer, _select_heads)
+
+
+def _select_heads(store, words):
+    # Imported only for a selection: every fetch starts this process anew.
     from asr.core.transfer import select_heads
 
-    _remote.serve_path(path, sys.stdin.buffer, sys.stdout.buffer, select_heads)
+    return select_heads(store, words)
 
 
 @click.command()

@@ -14,20 +14,23 @@ favour of ours (a lease: the head we expect to replace on the next push).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
+import shutil
 import subprocess
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import codec
+from . import codec, mirror
 from .disk import STORE_DIR, DiskStore
 from .errors import StoreError
 from .files import write_atomic
 from .ids import ObjectId, Uid
+from .remoterefs import CACHE, RefCache, ref_listing
 from .transfer import (
     Endpoint,
     Heads,
@@ -64,8 +67,12 @@ class RemoteState:
     """What this store knows of a remote: its heads at the last fetch and
     the divergences resolved as ours (uid -> their head to replace)."""
 
-    heads: Heads = field(default_factory=dict)
+    heads: Heads = field(default_factory=dict)  # beside the tables (see below)
     leases: Heads = field(default_factory=dict)
+    # The remote's packed-refs tables (kept in remotes/<name>/refs/) whose
+    # rows a fetch has brought, and those a pull has applied.
+    fetched: list[str] = field(default_factory=list)
+    applied: list[str] = field(default_factory=list)
 
 
 def _folder(store: DiskStore, name: str) -> Path:
@@ -87,9 +94,7 @@ def remove_remote(store: DiskStore, name: str) -> None:
     folder = _folder(store, name)
     if not (folder / "url").exists():
         raise RemoteError(f"no remote {name}")
-    for path in folder.iterdir():
-        path.unlink()
-    folder.rmdir()
+    shutil.rmtree(folder)
 
 
 def remotes(store: DiskStore) -> dict[str, str]:
@@ -119,17 +124,30 @@ def load_state(store: DiskStore, name: str) -> RemoteState:
     except FileNotFoundError:
         return RemoteState()
     # Plain hex strings (equal to ids, and as cheap as can be at 10^5 refs).
-    return RemoteState(data["heads"], data["leases"])
+    return RemoteState(
+        data["heads"], data["leases"], data.get("fetched", []), data.get("applied", [])
+    )
 
 
 def save_state(store: DiskStore, name: str, state: RemoteState) -> None:
     data = {
         "heads": {str(u): str(o) for u, o in state.heads.items()},
         "leases": {str(u): str(o) for u, o in state.leases.items()},
+        "fetched": list(state.fetched),
+        "applied": list(state.applied),
     }
     folder = _folder(store, name)
     folder.mkdir(parents=True, exist_ok=True)
     write_atomic(folder / "state", codec.encode(data))
+
+
+def remote_heads(store: DiskStore, name: str) -> Heads:
+    """The remote's heads at the last fetch: its tables, then the refs
+    beside them (and any a push or a selection brought since)."""
+    cache = _refcache(store, name)
+    heads = cache.heads(cache.names())
+    heads.update(load_state(store, name).heads)
+    return heads
 
 
 @dataclass(frozen=True)
@@ -146,7 +164,7 @@ def divergences(store: DiskStore, name: str) -> list[Divergence]:
     and that no resolution covers."""
     state = load_state(store, name)
     found = []
-    for uid, theirs in sorted(state.heads.items()):
+    for uid, theirs in sorted(remote_heads(store, name).items()):
         ours = store.get_ref(uid)
         if ours is None or state.leases.get(uid) == theirs:
             continue
@@ -203,6 +221,11 @@ class LocalPeer:
     def send(self, objects: Iterable[bytes], count: int) -> int:
         return self.endpoint.receive(objects)
 
+    def mirror(self, store: DiskStore, have: list[str]) -> mirror.Mirrored:
+        return mirror.receive_mirror(
+            store, mirror.LocalSource(self.endpoint.mirror(have))
+        )
+
     def close(self) -> None:
         self.endpoint.store.close()
 
@@ -253,6 +276,15 @@ class PipePeer:
             raise TransferError(f"{err}; {self._gone()}") from None
         self._answer()
 
+    def mirror(self, store: DiskStore, have: list[str]) -> mirror.Mirrored:
+        self._request({"op": "mirror", "args": {"have": have}})
+        try:
+            done = mirror.receive_mirror(store, mirror.WireSource(self.inp))
+        except TransferError as err:
+            raise TransferError(f"{err}; {self._gone()}") from None
+        self._answer()
+        return done
+
     def send(self, objects: Iterable[bytes], count: int) -> int:
         self._request({"op": "receive", "args": {}})
         try:
@@ -263,12 +295,19 @@ class PipePeer:
         return self._answer()
 
     def close(self) -> None:
+        """Say bye and hang up both ways: a remote still writing a stream
+        this side stopped reading (it was damaged) then stops too."""
         try:
             self._request({"op": "bye", "args": {}})
             self.out.close()
-        except TransferError:
+        except (TransferError, OSError):
             pass
-        self.process.wait(timeout=30)
+        self.inp.close()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 def plain(value: Any) -> Any:
@@ -301,6 +340,8 @@ def answer(endpoint: Endpoint, op: str, args: dict) -> Any:
     """The answer to one request that is not a stream."""
     if op in ("heads", "references", "lacks"):
         return getattr(endpoint, op)(**args)
+    if op == "refs":
+        return ref_listing(endpoint.store, list(args["known"]))
     if op == "apply":
         return endpoint.apply(args["heads"], args["leases"]).to_data()
     raise RemoteError(f"unknown request {op!r}")
@@ -332,7 +373,19 @@ def serve(store: DiskStore, inp, out, select: Callable | None = None) -> None:
     ``{"error"}``. `objects` answers with a pack stream first, `receive`
     reads one first.
     """
-    endpoint = Endpoint(store, select)
+    try:
+        _serve(Endpoint(store, select), inp, out)
+    except (BrokenPipeError, ConnectionError):
+        # The peer hung up while we wrote (it found the stream damaged, or
+        # was killed): nothing half-done is visible. Output still buffered
+        # goes nowhere rather than into a traceback at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(devnull, out.fileno())
+        os.close(devnull)
+
+
+def _serve(endpoint: Endpoint, inp, out) -> None:
     while True:
         try:
             request = read_message(inp)
@@ -347,6 +400,9 @@ def serve(store: DiskStore, inp, out, select: Callable | None = None) -> None:
             elif op == "objects":
                 ids = [ObjectId(o) for o in args["ids"]]
                 write_objects(out, endpoint.objects(ids), len(ids))
+                value = None
+            elif op == "mirror":
+                mirror.write_mirror(out, endpoint.mirror(list(args["have"])))
                 value = None
             elif op == "receive":
                 value = endpoint.receive(read_objects(inp))
@@ -384,32 +440,94 @@ def fetch(
 
     The objects are verified and stored, the remote's heads remembered;
     with `apply`, refs are created and fast-forwarded (`apply_heads`).
+    Without a selection, only the heads that changed since the last fetch
+    are compared (`remoterefs`), and a store without refs first receives
+    the remote's packs whole (`mirror`).
     """
+    state = load_state(store, name)
     peer = connect(remote_url(store, name), select)
+    local = Endpoint(store)
     try:
-        heads = {
-            Uid(u): ObjectId(o)
-            for u, o in peer.call("heads", selection=selection or None).items()
-        }
-        local = Endpoint(store)
-        ours = dict(store.iter_refs())
-        changed = {u: o for u, o in heads.items() if ours.get(u) != o}
+        if selection:
+            listed = _Listed.selected(peer, selection)
+        else:
+            listed = _Listed.whole(store, peer, state, apply, _refcache(store, name))
+        changed = {u: o for u, o in listed.heads.items() if store.get_ref(u) != o}
         ids = missing_closure(
             changed.values(),
             lambda ids: _edges(peer.call("references", ids=ids)),
             local.lacks,
         )
-        count = local.receive(peer.objects(ids)) if ids else 0
+        count = listed.mirrored + (local.receive(peer.objects(ids)) if ids else 0)
     finally:
         peer.close()
-    state = load_state(store, name)
-    state.heads.update(heads)
+    listed.remember(state, applied=False)
     save_state(store, name, state)
-    report = Report(count, len(heads))
+    report = Report(count, listed.count)
     if apply:
         report.refs = local.apply(changed, {})
-        report.refs.same += [u for u in heads if u not in changed]
+        report.refs.same += [u for u in listed.heads if u not in changed]
+        if not report.refs.conflicts:  # a conflict is compared again next time
+            listed.remember(state, applied=True)
+            save_state(store, name, state)
     return report
+
+
+@dataclass
+class _Listed:
+    """The remote's heads a fetch compares with ours, and what to remember."""
+
+    heads: Heads
+    count: int
+    mirrored: int = 0
+    tables: list[str] | None = None  # the remote's packed-refs tables
+    rest: Heads = field(default_factory=dict)
+
+    @classmethod
+    def selected(cls, peer, selection: list[str]) -> _Listed:
+        found = peer.call("heads", selection=selection)
+        heads = {Uid(u): ObjectId(o) for u, o in found.items()}
+        return cls(heads, len(heads))
+
+    @classmethod
+    def whole(cls, store, peer, state, apply: bool, cache) -> _Listed:
+        mirrored = 0
+        if next(iter(store.iter_refs()), None) is None:
+            got = _mirror(store, peer)
+            mirrored = got.objects
+            for table in got.refs:  # the remote's, now ours too: all applied
+                cache.add(table, (store.refs_dir / "packed" / table).read_bytes())
+            state.fetched = sorted({*state.fetched, *got.refs})
+            state.applied = sorted({*state.applied, *got.refs})
+        try:
+            listing = peer.call("refs", known=cache.names())
+        except RemoteError as err:  # an older asr there: every head, as before
+            if "unknown request" not in str(err):
+                raise
+            found = cls.selected(peer, None)
+            found.mirrored = mirrored
+            return found
+        for table, data in listing["data"].items():
+            cache.add(table, data)
+        names = listing["tables"]
+        rest = {Uid(u): o and ObjectId(o) for u, o in listing["rest"].items()}
+        seen = state.applied if apply else state.fetched
+        heads = cache.news(names, seen, rest)
+        cache.keep_only(names)
+        return cls(heads, cache.count(names, rest), mirrored, names, rest)
+
+    def remember(self, state: RemoteState, applied: bool) -> None:
+        if self.tables is None:  # a selection: these heads only
+            state.heads.update(self.heads)
+        elif applied:
+            state.applied = list(self.tables)
+        else:
+            state.fetched = list(self.tables)
+            state.heads = {u: o for u, o in self.rest.items() if o is not None}
+
+
+def _refcache(store: DiskStore, name: str) -> RefCache:
+    return RefCache(_folder(store, name) / CACHE)
 
 
 def push(
@@ -448,6 +566,19 @@ def push(
     save_state(store, name, state)
     outcome.same += [u for u in heads if u not in changed]
     return Report(count, len(heads), outcome)
+
+
+def _mirror(store: DiskStore, peer) -> mirror.Mirrored:
+    """Copy the remote's packs and tables whole into a store without refs
+    (a clone, or the rerun of a killed one). A remote that does not know
+    the request is left to the negotiation."""
+    have = mirror.listing(store).packs
+    try:
+        return peer.mirror(store, have)
+    except RemoteError as err:
+        if "unknown request" in str(err):
+            return mirror.Mirrored()
+        raise
 
 
 def _edges(found: dict) -> dict[ObjectId, list[ObjectId]]:

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from . import codec
+from . import codec, mirror
 from .errors import ObjectNotFoundError, RefConflictError, StoreError
 from .ids import ObjectId, Uid, digest, hash_bytes
 from .objects import StoredObject, decode_object, record_header
@@ -180,6 +180,10 @@ class Endpoint:
 
     def receive(self, objects: Iterable[bytes]) -> int:
         return receive_objects(self.store, objects)
+
+    def mirror(self, have: list[str]) -> Iterator[mirror.Item]:
+        """This store's packs (all but those in `have`) and tables, whole."""
+        return mirror.mirror_items(self.store, have)
 
     def apply(self, heads: Heads, leases: Heads | None = None) -> RefOutcome:
         return apply_heads(self.store, heads, leases)

@@ -67,6 +67,26 @@ def _timed_pull(folder: Path) -> float:
     return time.monotonic() - start
 
 
+def _text(path: Path) -> str:
+    """The file's text, or '' while it is missing (or not yet written)."""
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        return ""
+
+
+def _kill_remote(pidfile: Path, process: subprocess.Popen, delay: float) -> None:
+    """SIGKILL the remote side `delay` seconds after it started (timed from
+    its start, not the client's: on a loaded machine starting takes long)."""
+    while not _text(pidfile) and process.poll() is None:
+        time.sleep(0.01)
+    time.sleep(delay)
+    try:
+        os.kill(int(pidfile.read_text()), signal.SIGKILL)
+    except (ProcessLookupError, FileNotFoundError, ValueError):  # done already
+        pass
+
+
 def test_receiver_killed_at_random_moments(tmp_path):
     a = big_project(tmp_path / "a")
     b, _ = transfer.clone(str(tmp_path / "a"), tmp_path / "b", ["text=nothing*"])
@@ -104,12 +124,7 @@ def test_sender_killed_at_random_moments(tmp_path, local_ssh, monkeypatch):
         pidfile.unlink(missing_ok=True)
         before = heads(b)
         process = _pull_process(tmp_path / "b")
-        time.sleep(delay)
-        if pidfile.exists():
-            try:
-                os.kill(int(pidfile.read_text()), signal.SIGKILL)
-            except ProcessLookupError:  # done already
-                pass
+        _kill_remote(pidfile, process, delay)
         _out, err = process.communicate(timeout=120)
         if process.returncode:
             failed += 1
@@ -145,14 +160,6 @@ def test_stream_damaged_in_flight(tmp_path, local_ssh, monkeypatch, how):
     assert_clean(a, b)
 
 
-def _text(path: Path) -> str:
-    """The file's text, or '' while it is missing (or not yet written)."""
-    try:
-        return path.read_text()
-    except FileNotFoundError:
-        return ""
-
-
 def test_receiving_remote_killed_during_push(tmp_path, local_ssh, monkeypatch):
     project(tmp_path / "a", ["small"])
     url = f"ssh://localhost{tmp_path / 'a'}"
@@ -165,11 +172,8 @@ def test_receiving_remote_killed_during_push(tmp_path, local_ssh, monkeypatch):
     monkeypatch.setenv("ASR_TEST_PIDFILE", str(pidfile))
     rng = random.Random(7)
     failed = 0
-    # Delays count from the moment the receiver runs, not from the start of
-    # `asr push`: on a loaded machine starting the two interpreters alone can
-    # take longer than a fixed delay, and the first kill must hit a transfer.
-    delays = [0.0, *sorted(rng.uniform(0.1, 1.0) for _ in range(3))]
-    for delay in delays:
+    # The first kill comes as soon as the receiver runs, so one always hits.
+    for delay in [0.0, *sorted(rng.uniform(0.1, 1.0) for _ in range(3))]:
         pidfile.unlink(missing_ok=True)
         before = heads(a)
         process = subprocess.Popen(
@@ -178,14 +182,7 @@ def test_receiving_remote_killed_during_push(tmp_path, local_ssh, monkeypatch):
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        while not _text(pidfile) and process.poll() is None:
-            time.sleep(0.01)
-        time.sleep(delay)
-        if pidfile.exists():
-            try:
-                os.kill(int(pidfile.read_text()), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        _kill_remote(pidfile, process, delay)
         _out, err = process.communicate(timeout=120)
         if process.returncode:
             failed += 1

@@ -1,0 +1,447 @@
+"""A clone's fast path: a store's packs and tables copied whole.
+
+A store that has no refs yet lacks everything a whole-store fetch would
+send, so asking object by object what it lacks (`missing_closure`) only
+costs time. Instead the sender streams its files as they are: the packed
+refs tables and index segments (small, held in memory until the end), then
+every pack, oldest first, each as its table and its bytes in large frames.
+What is not in a pack (loose objects, commit logs, loose refs) is left to
+the ordinary negotiation afterwards, which then finds little to do.
+
+The promises of a transfer hold:
+
+* **Every object is verified before any ref moves.** While a pack's bytes
+  arrive, each object's slice is hashed and compared with its id in the
+  pack's table (xxh3: a gigabyte in a few tenths of a second); a table is
+  verified by its name, which is its hash. Each head a refs table names
+  must be verified here (or already be in the store) and be a revision of
+  its uid. Only then are the index segments and the refs tables renamed
+  into place, refs last.
+* **An object only after all it names.** Packs are committed (their table
+  renamed into place, as `write_pack` does) one after another in the
+  order the sender made them, so a killed clone leaves whole packs that are
+  complete as far as they go, and no ref. A rerun is told which packs are
+  here already and receives only the others.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import msgpack
+import numpy as np
+
+from . import codec, tables
+from .errors import StoreError
+from .files import _open_exclusive, _tmp_name, _write_all, is_tmp, write_atomic
+from .ids import digest
+from .objects import decode_object
+
+MIRROR_FORMAT = 1
+CHUNK = 8 << 20  # a pack travels in frames of this size
+_PACK_NAME = re.compile(r"^[0-9a-f]{32}\.pack$")
+_TABLE_NAME = re.compile(r"^[0-9a-f]{32}\.table$")
+_PACK_MAGIC = b"ASRPACK1\n"  # as asr.store.pack writes it
+
+
+class MirrorError(StoreError):
+    """A mirrored file is not what it claims to be."""
+
+
+@dataclass
+class Listing:
+    """The tables of a store, by name: packs in the order they were made."""
+
+    packs: list[str]
+    refs: list[str]
+    index: list[str]
+
+    def to_data(self) -> dict:
+        return {"packs": self.packs, "refs": self.refs, "index": self.index}
+
+
+def _tables_in(folder: Path) -> list[str]:
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return []
+    return [n for n in names if n.endswith(tables.SUFFIX) and not is_tmp(n)]
+
+
+def _made_order(folder: Path, names: list[str]) -> list[str]:
+    def made(name: str) -> tuple[int, str]:
+        try:
+            return os.stat(folder / name).st_mtime_ns, name
+        except FileNotFoundError:
+            return 0, name
+
+    return sorted(names, key=made)
+
+
+def listing(store) -> Listing:
+    """The sender's packs (oldest first), packed refs and index segments."""
+    return Listing(
+        _made_order(store.pack_dir, _tables_in(store.pack_dir)),
+        sorted(_tables_in(store.refs_dir / "packed")),
+        sorted(_tables_in(store.index_dir / "packed")),
+    )
+
+
+# -- the sender --------------------------------------------------------------
+
+Item = tuple[str, object]  # ("message", value) or ("frame", bytes)
+
+
+def mirror_items(store, have: list[str]) -> Iterator[Item]:
+    """The store's tables and the packs not named in `have`, as the stream
+    says them: a message `{"format", "tables", "packs"}`; each refs table
+    and index segment as a message `{"kind", "name"}` and one frame; each
+    pack as a message `{"kind": "pack", "name", "size"}`, its table in one
+    frame and its bytes in frames of `CHUNK`; an end message `{"end"}`. A
+    file that vanished meanwhile (merged by a `gc`) is left out: what it
+    held comes by the ordinary negotiation."""
+    found = listing(store)
+    small = []
+    for kind, folder, names in (
+        ("index", store.index_dir / "packed", found.index),
+        ("refs", store.refs_dir / "packed", found.refs),
+    ):
+        for name in names:
+            try:
+                small.append((kind, name, (folder / name).read_bytes()))
+            except FileNotFoundError:
+                continue
+    packs = []
+    try:
+        for name in found.packs:
+            if name in have:
+                continue
+            try:
+                data = (store.pack_dir / name).read_bytes()
+                fd = os.open(store.pack_dir / _pack_name(name, data), os.O_RDONLY)
+            except (FileNotFoundError, MirrorError):
+                continue
+            packs.append((name, data, fd))
+        start = {"format": MIRROR_FORMAT, "tables": len(small), "packs": len(packs)}
+        yield "message", start
+        for kind, name, data in small:
+            yield "message", {"kind": kind, "name": name}
+            yield "frame", data
+        for name, data, fd in packs:
+            left = os.fstat(fd).st_size
+            yield "message", {"kind": "pack", "name": name, "size": left}
+            yield "frame", data
+            while left:
+                chunk = os.read(fd, min(CHUNK, left))
+                if not chunk:
+                    raise StoreError(f"the pack of {name} shrank while it was sent")
+                yield "frame", chunk
+                left -= len(chunk)
+        yield "message", {"end": len(packs)}
+    finally:
+        for _name, _data, fd in packs:
+            os.close(fd)
+
+
+def write_mirror(out: BinaryIO, items: Iterator[Item]) -> None:
+    from .transfer import write_frame, write_message
+
+    for kind, value in items:
+        if kind == "message":
+            write_message(out, value)
+        else:
+            write_frame(out, value)
+
+
+class WireSource:
+    """The receiving end of a mirror stream read from a pipe."""
+
+    def __init__(self, inp: BinaryIO):
+        self.inp = inp
+
+    def message(self):
+        from .transfer import read_message
+
+        return read_message(self.inp)
+
+    def frame(self) -> bytes:
+        from .transfer import read_frame
+
+        return read_frame(self.inp)
+
+
+class LocalSource:
+    """The receiving end of a mirror in this process: no bytes copied."""
+
+    def __init__(self, items: Iterator[Item]):
+        self.items = items
+
+    def _next(self, kind: str):
+        from .transfer import TransferError
+
+        got = next(self.items, None)
+        if got is None or got[0] != kind:
+            raise TransferError(f"the mirror stream is out of step ({kind} expected)")
+        return got[1]
+
+    def message(self):
+        return self._next("message")
+
+    def frame(self) -> bytes:
+        return self._next("frame")
+
+
+def _pack_name(table_name: str, data: bytes) -> str:
+    """The pack a table indexes (verified: the table's name is its hash)."""
+    obj = decode_object(table_name[: -len(tables.SUFFIX)], data, "mirror")
+    pack = obj.header["meta"].get("pack", "")
+    if obj.header["type"] != "pack" or not _PACK_NAME.match(pack):
+        raise MirrorError(f"{table_name} is not a pack's table")
+    return pack
+
+
+# -- the receiver ------------------------------------------------------------
+
+
+@dataclass
+class Mirrored:
+    """What a mirror brought: packs written, objects verified, and the
+    remote's packed refs tables put in place here (their names)."""
+
+    packs: int = 0
+    objects: int = 0
+    refs: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Arrived:
+    """A verified table and its bytes (written as they came)."""
+
+    name: str
+    table: tables.Table
+    data: bytes
+
+
+def receive_mirror(store, source: WireSource | LocalSource) -> Mirrored:
+    """Receive a mirror (see `mirror_items`) into `store`; raises
+    `TransferError` on the first byte that is not what it claims, before
+    any ref has moved."""
+    from .remote import RemoteError
+    from .transfer import TransferError
+
+    start = source.message()
+    if isinstance(start, dict) and "error" in start:
+        raise RemoteError(f"the remote says: {start['error']}")
+    if not isinstance(start, dict) or start.get("format") != MIRROR_FORMAT:
+        raise TransferError("not an ASR mirror stream (or a newer format)")
+    small: dict[str, list[_Arrived]] = {"index": [], "refs": []}
+    for _ in range(start["tables"]):
+        head = source.message()
+        if head.get("kind") not in small:
+            raise TransferError("damaged stream: a table of an unknown kind")
+        got = _verified_table(head["name"], source.frame())
+        if head["kind"] == "refs" and (
+            got.table.type != "refs" or "oid" not in got.table.columns
+        ):
+            raise TransferError(f"damaged stream: {got.name} is not a refs table")
+        small[head["kind"]].append(got)
+    heads = _heads_to_check(small["refs"])
+    done = Mirrored()
+    for _ in range(start["packs"]):
+        head = source.message()
+        if head.get("kind") != "pack":
+            raise TransferError("damaged stream: a pack was expected")
+        table = _verified_table(head["name"], source.frame())
+        chunks = _chunks(source, head["size"])
+        done.objects += _receive_pack(store, table, chunks, heads)
+        done.packs += 1
+    if source.message() != {"end": start["packs"]}:
+        raise TransferError("damaged stream: its end does not match its start")
+    store.refresh()
+    for got in small["index"]:  # an index entry before its ref
+        write_atomic(store.index_dir / "packed" / got.name, got.data)
+    for got in small["refs"]:
+        if _heads_here(store, got.table, heads):
+            write_atomic(store.refs_dir / "packed" / got.name, got.data)
+            done.refs.append(got.name)
+    store.refresh()
+    return done
+
+
+def _chunks(source, size: int) -> Iterator[bytes]:
+    from .transfer import TransferError
+
+    left = size
+    while left > 0:
+        chunk = source.frame()
+        if not chunk or len(chunk) > left:
+            raise TransferError("damaged stream: a pack is longer than it said")
+        left -= len(chunk)
+        yield chunk
+
+
+def _verified_table(name: str, data: bytes) -> _Arrived:
+    from .transfer import TransferError
+
+    if not isinstance(name, str) or not _TABLE_NAME.match(name):
+        raise TransferError(f"damaged stream: not a table name: {name!r}")
+    try:
+        obj = decode_object(name[: -len(tables.SUFFIX)], data, "mirror")
+        keys = np.ascontiguousarray(obj.payload["keys"]).view("S16").ravel()
+        table = tables.Table(
+            obj.header["type"], keys, obj.payload["columns"], obj.header["meta"]
+        )
+    except (StoreError, KeyError, TypeError, ValueError) as err:
+        raise TransferError(f"a damaged table arrived: {err}") from None
+    return _Arrived(name, table, data)
+
+
+def _rows16(column: np.ndarray) -> list[bytes]:
+    raw = np.ascontiguousarray(column).tobytes()
+    return [raw[i : i + 16] for i in range(0, len(raw), 16)]
+
+
+def _heads_to_check(refs: list[_Arrived]) -> dict[bytes, set[bytes]]:
+    """head id -> the uids refs tables name it for; emptied once the head
+    was seen in the stream and found a revision of that uid."""
+    heads: dict[bytes, set[bytes]] = {}
+    for got in refs:
+        uids, oids = _rows16(got.table.keys), _rows16(got.table.columns["oid"])
+        for uid, oid in zip(uids, oids):
+            heads.setdefault(oid, set()).add(uid)
+    return heads
+
+
+def _receive_pack(store, got: _Arrived, chunks, heads) -> int:
+    """Write one pack's bytes beside its final name, hashing every object as
+    its last byte arrives; commit it (pack, then table) only if all agree."""
+    from .transfer import TransferError
+
+    table = got.table
+    pack = table.meta.get("pack", "")
+    if table.type != "pack" or not _PACK_NAME.match(pack):
+        raise TransferError(f"damaged stream: {got.name} is not a pack's table")
+    offsets = np.asarray(table.columns["offset"], np.int64)
+    ends = (offsets + np.asarray(table.columns["length"], np.int64)).tolist()
+    keys = _rows16(table.keys)
+    order = np.argsort(offsets, kind="stable").tolist()
+    starts = offsets.tolist()
+    store.pack_dir.mkdir(parents=True, exist_ok=True)
+    final = store.pack_dir / pack
+    tmp = _tmp_name(final)
+    fd = _open_exclusive(tmp)
+    try:
+        try:
+            buf, base, i = bytearray(), 0, 0  # buf: the bytes from `base` on
+            for chunk in chunks:
+                if base == 0 and not buf and chunk[: len(_PACK_MAGIC)] != _PACK_MAGIC:
+                    raise TransferError(f"damaged stream: {pack} is not a pack")
+                _write_all(fd, chunk)
+                buf += chunk
+                end = base + len(buf)
+                with memoryview(buf) as view:
+                    while i < len(order) and ends[order[i]] <= end:
+                        row = order[i]
+                        if (
+                            starts[row] < base
+                            or digest(view[starts[row] - base : ends[row] - base])
+                            != keys[row]
+                        ):
+                            raise TransferError(
+                                f"a damaged object arrived in {pack} at {starts[row]}"
+                            )
+                        uids = heads.get(keys[row])
+                        if uids and not _is_revision_of(
+                            view[starts[row] - base : ends[row] - base], uids
+                        ):
+                            raise TransferError(
+                                f"{keys[row].hex()} is not a revision of the"
+                                " uid the refs name it for"
+                            )
+                        i += 1
+                keep = starts[order[i]] if i < len(order) else end
+                keep = max(base, min(keep, end))
+                del buf[: keep - base]
+                base = keep
+            if i < len(order):
+                raise TransferError(f"the stream ended early in {pack}")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, final)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    write_atomic(store.pack_dir / got.name, got.data)  # the commit point
+    return len(order)
+
+
+def _is_revision_of(data, uids: set[bytes]) -> bool:
+    """Is this head a revision of the one uid refs tables name it for?
+    (Two uids for one head is a damaged sender.) Seen once, it is settled."""
+    ok = len(uids) == 1 and is_revision_of(data, next(iter(uids)))
+    uids.clear()
+    return ok
+
+
+_UID_KEY = b"\xa3uid\xd8" + bytes([codec.EXT_UID])  # "uid": a Uid, in msgpack
+
+
+def is_revision_of(data, uid: bytes) -> bool:
+    """Is `data` a record object whose header names `uid`?
+
+    The header (keys index, parent, uid) comes before the payload, so the
+    first "uid" key holding a Uid is its own, unless the bytes of the index
+    terms happen to spell one: then `record_uid` parses the header."""
+    data = bytes(data)
+    at = data.find(_UID_KEY, 13)
+    if at > 0 and data[at + 6 : at + 22] == uid and data.startswith(_RECORD):
+        return True
+    return record_uid(data) == uid
+
+
+_RECORD = b"\x95\xa3asr\x01\xa6record"
+
+
+def record_uid(data) -> bytes | None:
+    """The uid in a record object's header (16 bytes), read without decoding
+    its payload; None for another kind of object."""
+    unpacker = msgpack.Unpacker(raw=False, strict_map_key=False)
+    unpacker.feed(data)
+    try:
+        if unpacker.read_array_header() != 5 or unpacker.unpack() != "asr":
+            return None
+        unpacker.skip()  # the format version (checked when it is decoded)
+        if unpacker.unpack() != "record":
+            return None
+        for _ in range(unpacker.read_map_header()):
+            if unpacker.unpack() == "uid":
+                value = unpacker.unpack()
+                if isinstance(value, msgpack.ExtType) and value.code == codec.EXT_UID:
+                    return value.data
+                return None
+            unpacker.skip()
+    except (ValueError, msgpack.OutOfData, msgpack.ExtraData):
+        return None
+    return None
+
+
+def _heads_here(store, table: tables.Table, heads: dict[bytes, set[bytes]]) -> bool:
+    """Is every head of a refs table verified: seen in the stream, or in
+    this store already (a pack of an earlier, killed clone) and a revision
+    of its uid? A table that fails is not copied; the ordinary negotiation
+    brings its refs."""
+    from .ids import ObjectId
+
+    for uid, oid in zip(_rows16(table.keys), _rows16(table.columns["oid"])):
+        if heads.get(oid):  # not seen in the stream
+            hexid = ObjectId(oid.hex())
+            if not store.has(hexid) or not is_revision_of(store.get_bytes(hexid), uid):
+                return False
+    return True

@@ -1,0 +1,136 @@
+"""A clone into an empty store copies the remote's packs and tables whole:
+verified object by object, no ref before all is in, and a killed clone is
+completed by a rerun."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from asr.core import transfer
+from asr.store import IndexTerms, digest, init_store, open_store
+from asr.store import remote as remote_
+from asr.store.mirror import listing
+from asr.store.transfer import TransferError
+
+from .conftest import assert_clean
+from .project import add, heads, project
+from .test_faults import FAKE_SSH, REPO
+
+
+def packed_store(folder: Path, batches: int = 3, per_batch: int = 20, size=1000):
+    """A store of bulk-written Records, one pack per batch, each Record with
+    a File-like blob: as a store looks after `asr gc` or a bulk import."""
+    store = init_store(folder)
+    rng = np.random.default_rng(len(folder.name))
+    for batch in range(batches):
+        with store.bulk() as writer:
+            for i in range(batch * per_batch, (batch + 1) * per_batch):
+                blob = writer.put_blob(rng.bytes(size))
+                payload = {"i": i, "file": blob, "dependencies": []}
+                terms = IndexTerms(digest(b"%d" % i), digest(b"test"), [float(i)])
+                writer.commit(payload, index=terms)
+    return store
+
+
+def pack_names(store) -> list[str]:
+    return sorted(listing(store).packs)
+
+
+def test_clone_copies_packs_whole(tmp_path):
+    a = packed_store(tmp_path / "a")
+    add(a, ["loose one"])  # and a commit log beside the packs
+    b, report = transfer.clone(str(tmp_path / "a"), tmp_path / "b")
+    assert heads(b) == heads(a) and len(heads(b)) == 62
+    assert set(pack_names(a)) < set(pack_names(b))  # the packs came as they are
+    assert report.objects == 3 * 40 + 3  # 120 from packs, 3 by negotiation
+    for uid, oid in heads(a).items():
+        assert b.get_bytes(oid) == a.get_bytes(oid)
+        found = b.find(b.head(uid).index.exact)  # the index segments came too
+        assert [o.oid for o in found] == [oid]
+    assert_clean(a, b)
+    add(a, ["after"])
+    assert transfer.pull(b, "origin").objects == 3  # b has refs: negotiated
+    assert heads(b) == heads(a)
+
+
+def test_damaged_object_is_refused_before_any_ref(tmp_path):
+    a = packed_store(tmp_path / "a", batches=1)
+    pack = a.pack_dir / next(t.meta["pack"] for t in a._packs.tables())
+    data = bytearray(pack.read_bytes())
+    data[len(data) // 2] ^= 0x01  # rot in the sender's pack: frames are fine
+    pack.write_bytes(bytes(data))
+    b = init_store(tmp_path / "b")
+    remote_.add_remote(b, "origin", str(tmp_path / "a"))
+    with pytest.raises(TransferError, match="damaged object"):
+        transfer.pull(b, "origin")
+    assert heads(b) == {} and listing(b).packs == []
+    assert_clean(b)
+
+
+@pytest.fixture
+def local_ssh(monkeypatch):
+    monkeypatch.setenv("ASR_SSH_COMMAND", FAKE_SSH)
+    monkeypatch.setenv(
+        "ASR_REMOTE_ASR",
+        f"env PYTHONPATH={REPO} OMP_NUM_THREADS=1 {sys.executable} -m asr.cli.main",
+    )
+
+
+@pytest.mark.parametrize("how", ["cut", "flip"])
+def test_stream_damaged_in_flight(tmp_path, local_ssh, monkeypatch, how):
+    packed_store(tmp_path / "a", batches=2, per_batch=10, size=20_000)
+    size = 2 * 10 * 20_000
+    rng = random.Random(how)
+    for offset in [30, 500, *rng.sample(range(1000, size), 5)]:
+        b = init_store(tmp_path / f"b{offset}")  # each a first clone
+        remote_.add_remote(b, "origin", f"ssh://localhost{tmp_path / 'a'}")
+        monkeypatch.setenv("ASR_TEST_MANGLE", f"{how}:{offset}")
+        with pytest.raises((TransferError, remote_.RemoteError)):
+            transfer.pull(b, "origin")
+        assert heads(b) == {}, offset
+        assert_clean(b)
+    monkeypatch.delenv("ASR_TEST_MANGLE")
+    transfer.pull(b, "origin")
+    assert heads(b) == heads(open_store(tmp_path / "a"))
+    assert_clean(b)
+
+
+def test_clone_killed_midway_is_completed_by_a_rerun(tmp_path):
+    a = packed_store(tmp_path / "a", batches=6, per_batch=20, size=200_000)
+    b = init_store(tmp_path / "b")
+    remote_.add_remote(b, "origin", str(tmp_path / "a"))
+    pull = [sys.executable, "-m", "asr.cli.main", "pull"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    for _kill in range(2):  # killed as soon as one more pack is in
+        before = len(listing(b).packs)
+        process = subprocess.Popen(pull, cwd=tmp_path / "b", env=env)
+        while len(listing(b).packs) == before and process.poll() is None:
+            time.sleep(0.002)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        assert len(listing(b).packs) > before  # whole packs, in order
+        assert heads(b) == {}  # and no ref before every pack is in
+        assert_clean(b)
+    report = transfer.pull(b, "origin")
+    assert report.objects < 240  # the rerun did not fetch the packs again
+    assert heads(b) == heads(a) and pack_names(b) == pack_names(a)
+    assert_clean(a, b)
+
+
+def test_a_store_with_refs_is_not_mirrored(tmp_path):
+    a = packed_store(tmp_path / "a", batches=1)
+    b = project(tmp_path / "b", ["mine"])
+    remote_.add_remote(b, "origin", str(tmp_path / "a"))
+    transfer.pull(b, "origin")
+    assert listing(b).packs != listing(a).packs  # objects came by negotiation
+    assert set(heads(a)) < set(heads(b))
+    assert_clean(a, b)
