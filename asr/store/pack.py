@@ -78,7 +78,10 @@ def write_packed_refs(store: Maintained, refs: dict[Uid, ObjectId]) -> Path | No
         {"oid": tables.hex16_column(refs.values())},
     )
     path = tables.save(table, store.refs_dir / "packed")
-    create_empty(committed_mark(path))
+    mark = committed_mark(path)
+    create_empty(mark)
+    if not path.exists():  # a gc merged it between the two: no mark of it
+        remove(mark)
     return path
 
 
@@ -88,9 +91,17 @@ def committed_mark(table: Path) -> Path:
 
 
 def remove_packed_refs(table: Path) -> None:
-    """Remove a packed-refs table: its mark first, so a mark always has one."""
-    remove(committed_mark(table))
+    """Remove a packed-refs table with its mark, so no mark outlives its table.
+
+    The mark goes first and again last: a writer that marks the table just
+    after the first removal (it renamed the table in, gc merged it at once)
+    either sees the table gone and removes the mark itself, or has marked it
+    before the second removal.
+    """
+    mark = committed_mark(table)
+    remove(mark)
     remove(table)
+    remove(mark)
 
 
 class BulkWriter:
