@@ -42,7 +42,6 @@ IN_DEMO = frozenset(
         "asr.phonopy",
         "asr.relax",
         "asr.stiffness",
-        "asr.structureinfo",
     }
 )
 
