@@ -238,10 +238,10 @@ def _proj_bandstructure():
     return recipe("asr.proj_bandstructure")(mos2(), lcao([6, 6, 1]), npoints=60)
 
 
-@case("asr.deformationpotentials", "MoS2 layer")
-def _deformationpotentials():
+@case("asr.deformationpotentials", "BN layer")
+def _deformationpotentials():  # MoS2: minutes; BN's edges are at K too
     return recipe("asr.deformationpotentials")(
-        mos2(), lcao([6, 6, 1]), components=("xx",), relax_positions=False
+        bn_layer(), lcao([6, 6, 1]), components=("xx",), relax_positions=False
     )
 
 

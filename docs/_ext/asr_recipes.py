@@ -199,7 +199,8 @@ def missing_figure(name: str, reasons: dict[str, str]) -> str:
         why = f"Not built with these pages: {reasons[name]}"
     else:
         why = (
-            "The store these pages were built from has no Record of it:"
+            "The store these pages were built from has no Record of it"
+            " that draws one:"
             " `make docs` draws this figure after `make demo` and"
             " `examples/gallery.py` have made one."
         )
@@ -246,9 +247,10 @@ def generate(srcdir: Path, store_folder: Path | None) -> list[str]:
         "# Recipes",
         "",
         "One page per recipe, generated from its code when the documentation",
-        "is built: the same text `asr help NAME` prints. Figures are drawn",
-        "from a demo store when one is given (`ASR_DOCS_STORE`; `make docs`",
-        "uses `demo/` if `make demo` made it).",
+        "is built: the same text `asr help NAME` prints. Each figure is drawn",
+        "by the Result of a real, tiny run: `make docs` reads them from the",
+        "store in `demo/` (or `ASR_DOCS_STORE`), where `make demo` and",
+        "`examples/gallery.py` made them once. The numbers are not converged.",
         "",
         "| recipe | what it does |",
         "|---|---|",
