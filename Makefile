@@ -52,8 +52,8 @@ test: $(STAMP)
 # recipe pages draw their figures from the Records of one store (default
 # demo/; ASR_DOCS_STORE=other/ to use another): `make demo` makes most,
 # examples/gallery.py the rest (tiny runs of the recipes the demo does not
-# run, ~N minutes once); both are cached, so a second `make docs` computes
-# nothing.
+# run: 2 minutes of CPU, 9 on a busy 2-core machine, once); both are
+# cached, so a second `make docs` computes nothing.
 gallery: demo
 	OMP_NUM_THREADS=1 $(PY) examples/gallery.py $${ASR_DOCS_STORE:-demo}
 
