@@ -12,7 +12,7 @@ SYSPKG := libxc-dev libopenblas-dev pkg-config postgresql chromium chromium-driv
 # for how to point it at a cluster's own MPI and BLAS.
 GPAW_CONFIG ?= $(CURDIR)/gpaw-siteconfig.py
 
-.PHONY: install check-gpaw demo test docs bench lint format clean
+.PHONY: install check-gpaw demo gallery test docs bench lint format clean
 
 install: $(STAMP)
 
@@ -48,12 +48,16 @@ test: $(STAMP)
 	$(PY) -m ruff check asr tests benchmarks
 	OMP_NUM_THREADS=1 $(PY) -m pytest
 
-# The Sphinx site: docs/_build/html/index.html. Warnings are errors. Recipe
-# pages show figures drawn from the demo store if `make demo` left one.
-# The recipe pages draw their figures from the demo's Records (made once by
-# `make demo`, then found in its store in seconds); ASR_DOCS_STORE=other/ to
-# use another store.
-docs: demo
+# The Sphinx site: docs/_build/html/index.html. Warnings are errors. The
+# recipe pages draw their figures from the Records of one store (default
+# demo/; ASR_DOCS_STORE=other/ to use another): `make demo` makes most,
+# examples/gallery.py the rest (tiny runs of the recipes the demo does not
+# run: 2 minutes of CPU, 9 on a busy 2-core machine, once); both are
+# cached, so a second `make docs` computes nothing.
+gallery: demo
+	OMP_NUM_THREADS=1 $(PY) examples/gallery.py $${ASR_DOCS_STORE:-demo}
+
+docs: gallery
 	ASR_DOCS_STORE=$${ASR_DOCS_STORE:-demo} \
 	  $(PY) -m sphinx -b html -W -n --keep-going -q docs docs/_build/html
 	@echo "open docs/_build/html/index.html"

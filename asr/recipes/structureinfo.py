@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Annotated
 
 import numpy as np
@@ -37,9 +36,6 @@ class StructureInfoResult(Result):
     )
     natoms: int = field(metadata=key("Number of atoms", database=True))
     volume: float = field(metadata=key("Cell volume (area for 2D)", "Å³"))
-
-    def figures(self, folder: Path) -> list[Path]:
-        return []
 
 
 def stoichiometry(atoms: Atoms) -> str:

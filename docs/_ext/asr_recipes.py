@@ -5,6 +5,9 @@ Every page comes from the recipe itself, through the same code that makes
 cannot drift from the code. If ``ASR_DOCS_STORE`` names a store (a folder
 with ``.asr/`` in it, e.g. the ``demo/`` that ``make demo`` leaves), a page
 also shows the figures its Result draws from a real Record of that store.
+A recipe whose Result draws figures but has no Record there gets a note
+instead: the reason `examples/gallery.py` gives in ``NOT_BUILT``, or how
+to make one.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 FOLDER = "recipes"  # below the source folder; generated, not committed
+GALLERY = Path(__file__).parents[2] / "examples" / "gallery.py"
 
 
 @dataclass
@@ -159,6 +163,50 @@ def figures_from_store(store_folder: Path, out: Path) -> dict[str, Drawn]:
     return drawn
 
 
+def draws_figures(instr: Any) -> bool:
+    """Whether the recipe's Result overrides `Result.figures`."""
+    from asr.cli.params import result_class
+    from asr.core import Result
+
+    result = result_class(instr)
+    return result is not None and result.figures is not Result.figures
+
+
+def not_built() -> dict[str, str]:
+    """The gallery's reasons for the figures it does not make (none if the
+    docs are built outside a checkout)."""
+    if not GALLERY.is_file():
+        return {}
+    return dict(load_gallery().NOT_BUILT)
+
+
+def load_gallery() -> Any:
+    """examples/gallery.py as a module (it imports no GPAW until it runs)."""
+    import importlib.util
+
+    name = "asr_docs_gallery"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, GALLERY)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # its dataclasses look their module up
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def missing_figure(name: str, reasons: dict[str, str]) -> str:
+    """The Figures section of a recipe whose figure the store did not give."""
+    if name in reasons:
+        why = f"Not built with these pages: {reasons[name]}"
+    else:
+        why = (
+            "The store these pages were built from has no Record of it"
+            " that draws one:"
+            " `make docs` draws this figure after `make demo` and"
+            " `examples/gallery.py` have made one."
+        )
+    return f"\n## Figures\n\nThis recipe's Result draws figures. {why}\n"
+
+
 def write_if_changed(path: Path, text: str) -> None:
     """Unchanged pages keep their time stamps: Sphinx then skips them."""
     if not path.exists() or path.read_text() != text:
@@ -178,6 +226,7 @@ def generate(srcdir: Path, store_folder: Path | None) -> list[str]:
     if store_folder is not None:
         figures = figures_from_store(store_folder, folder / "_figures")
 
+    reasons = not_built()
     for name, instr in known.items():
         used_by = sorted(n for n, used in calls.items() if name in used)
         text = recipe_page(instr, calls[name], used_by)
@@ -190,15 +239,18 @@ def generate(srcdir: Path, store_folder: Path | None) -> list[str]:
             for path in drawn.paths:
                 rel = path.resolve().relative_to(folder.resolve())
                 text += f"![{name}: {path.stem}]({rel.as_posix()})\n\n"
+        elif draws_figures(instr):
+            text += missing_figure(name, reasons)
         write_if_changed(folder / f"{name}.md", text)
 
     index = [
         "# Recipes",
         "",
         "One page per recipe, generated from its code when the documentation",
-        "is built: the same text `asr help NAME` prints. Figures are drawn",
-        "from a demo store when one is given (`ASR_DOCS_STORE`; `make docs`",
-        "uses `demo/` if `make demo` made it).",
+        "is built: the same text `asr help NAME` prints. Each figure is drawn",
+        "by the Result of a real, tiny run: `make docs` reads them from the",
+        "store in `demo/` (or `ASR_DOCS_STORE`), where `make demo` and",
+        "`examples/gallery.py` made them once. The numbers are not converged.",
         "",
         "| recipe | what it does |",
         "|---|---|",
