@@ -94,6 +94,7 @@ def run(
                 timeout=timeout,
                 alive=alive,
                 progress=progress,
+                report=lambda line: out.print(Text(line)),
             )
     finally:
         if started:
