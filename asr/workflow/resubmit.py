@@ -266,14 +266,13 @@ def _keep(task: Stopped, attempt: dict) -> str | None:
     """A failure object for the stopped attempt, under the call's index key."""
     from myqueue.utils import chdir
 
-    from asr.core import get_store
-
     from .taskfiles import Resolver
 
     try:
         with chdir(task.folder):
-            instr, arguments, _ = Resolver().call(task.file)
-            store = get_store()
+            resolver = Resolver()
+            instr, arguments, _ = resolver.call(task.file)
+            store = resolver.store(task.folder)  # opened now: sees the task's commits
             terms = instr.terms(arguments)
             if task.state != "TIMEOUT" and failure_file(task.file).is_file():
                 # The task failed by itself: its healer kept the failure.
