@@ -20,7 +20,9 @@ SLOW = """
     from asr.workflow import run
 
     def workflow():
-        run("wfsteps:slow_relax", read("structure.json"), 0.3, resources="1:3s")
+        # About 14 steps of 0.5 s: longer than 5 s, shorter than 10 s.
+        run("wfsteps:slow_relax", read("structure.json"), 0.5, resources="1:5s",
+            handlers={"timeout": ["time"] * 3})  # a loaded machine starts slowly
 """
 
 
@@ -57,9 +59,9 @@ def test_a_time_out_is_resubmitted_with_twice_the_time_and_continues(mq):
     first = record.metadata["attempts"][0]
     # The scheduler said TIMEOUT; the task came back with twice the time ...
     assert first["class"] == TIMEOUT
-    assert first["resources"] == "1:6s"
-    assert "stopped by the scheduler after 3 s" in first["error"]
-    assert "wall time exceeded, resubmitted with 1:6s" in lines[0]
+    assert first["resources"] == "1:10s"
+    assert "stopped by the scheduler after 5 s" in first["error"]
+    assert "wall time exceeded, resubmitted with 1:10s" in lines[0]
     # ... and went on from the last image of the first attempt's trajectory.
     assert record.result["resumed_steps"] > 0
     assert record.result["nsteps"] > record.result["resumed_steps"]
@@ -67,7 +69,7 @@ def test_a_time_out_is_resubmitted_with_twice_the_time_and_continues(mq):
     assert failure.payload["type"] == FAILURE
     assert failure.payload["class"] == TIMEOUT
     shown = show(mq.home, record.uid)
-    assert "resubmitted with 1:6s" in shown
+    assert "resubmitted with 1:10s" in shown
     # The resubmission's notes are gone; a rerun finds the call done.
     assert not list((folder / ".asr-tasks").glob("*.resources"))
     assert drive.submit(flow, [folder]) == 0
