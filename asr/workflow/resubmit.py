@@ -77,9 +77,9 @@ class Stopped:
 
 def stopped_class(state: str, error: str) -> str | None:
     """The resource class of a stopped task (None: not a resource failure)."""
-    cls = classify(error, state)
     if state == "TIMEOUT":
         return TIMEOUT
+    cls = classify(error, state)
     return cls if cls in (MEMORY, NODE) else None
 
 
@@ -210,8 +210,8 @@ def _cancelled_by(queue, id: int) -> list[int]:
 def _handle(task: Stopped, max_cores: int) -> tuple[str, bool]:
     """Decide for one stopped task: (a line saying what was done, resubmit?)."""
     cls = stopped_class(task.state, task.error)
-    if cls is None or task.error.startswith("Error: ") and "gave up" in task.error:
-        return "", False
+    if cls is None or "gave up after" in task.error:
+        return "", False  # not ours to heal, or given up on already
     header = read_header(task.file)
     attempts = _read_attempts(task.file)
     policy = policy_for(_load(header), header.get("handlers"))
@@ -225,8 +225,7 @@ def _handle(task: Stopped, max_cores: int) -> tuple[str, bool]:
         "wall_time": round(task.running_time, 3),
     }
     change = None
-    for step in steps[used:]:
-        used += 1
+    for step in steps[used:]:  # a step at its limit is skipped
         change = bigger(task, step, max_cores)
         if change is not None:
             attempt.update(handler=cls, step=step, resources=resources_text(change))
@@ -236,14 +235,20 @@ def _handle(task: Stopped, max_cores: int) -> tuple[str, bool]:
     if change is None:
         text = f"Error: {give_up_text(header['name'], cls, attempts)}, no Record stored"
         failure_file(task.file).write_text(text + "\n")
-        return f"{task.folder}: {text.removeprefix('Error: ')}", False
+        return f"{_here(task.folder)}: {text.removeprefix('Error: ')}", False
     _write_attempts(task.file, attempts)
     resources_file(task.file).write_text(json.dumps(change))
     failure_file(task.file).unlink(missing_ok=True)
     return (
-        f"{task.folder}: {task.name}: {CLASS_TEXT[cls]}, "
+        f"{_here(task.folder)}: {task.name}: {CLASS_TEXT[cls]}, "
         f"resubmitted with {attempt['resources']}"
     ), True
+
+
+def _here(folder: Path) -> str:
+    """`folder` relative to the working folder, when inside it."""
+    cwd = Path.cwd()
+    return str(folder.relative_to(cwd) if folder.is_relative_to(cwd) else folder)
 
 
 def _error_text(task: Stopped, cls: str) -> str:
