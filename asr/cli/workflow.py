@@ -325,7 +325,11 @@ def _failures_table(rows) -> Table:
     for row in rows:
         for obj in row.failures:
             p = obj.payload
-            then = f"{p['argument']} -> {p['new']!r}" if "argument" in p else ""
+            then = ""
+            if "argument" in p:
+                then = f"{p['argument']} -> {p['new']!r}"
+            elif "resources" in p:
+                then = f"resubmitted with {p['resources']}"
             table.add_row(
                 Text(row.name),
                 Text(str(p.get("attempt", ""))),

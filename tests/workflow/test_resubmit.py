@@ -70,6 +70,16 @@ def test_a_time_out_is_resubmitted_with_twice_the_time_and_continues(mq):
     assert failure.payload["class"] == TIMEOUT
     shown = show(mq.home, record.uid)
     assert "resubmitted with 1:10s" in shown
+    status = subprocess.run(
+        [sys.executable, "-m", "asr.cli.main", "workflow", "status", "flow.py"]
+        + [str(folder)],
+        cwd=mq.home,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "300"},
+    )
+    assert "wall time exceeded" in status.stdout
+    assert "resubmitted with 1:10s" in status.stdout  # the failure's "then"
     # The resubmission's notes are gone; a rerun finds the call done.
     assert not list((folder / ".asr-tasks").glob("*.resources"))
     assert drive.submit(flow, [folder]) == 0
