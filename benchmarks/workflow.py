@@ -16,7 +16,11 @@ and a summary). Measured, in a temporary folder removed at the end:
   wait for the local scheduler (one process per instruction);
 * the rerun, all cache hits: ``mq workflow`` as a command, and the check
   alone (200 x 10 `Instruction.lookup`, in-process, the target is < 2 s),
-  before and after `asr gc` packs the index.
+  before and after `asr gc` packs the index;
+* the resource estimates' honesty: every task's wall time predicted from
+  the other Records (leave-one-out, as ``asr workflow estimate``), the
+  median and worst ratio of predicted to measured, and how many tasks would
+  have run out of the wall time ``resources="auto"`` asks for.
 
 This file is also the workflow script and the instructions' module: tasks
 import it as `workflow` (the benchmark puts its folder on PYTHONPATH).
@@ -224,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(("  per task x cores", total * args.cores / ntasks, None))
             local.stop(root)
             shares = own_share(root, store)
+            honest = honesty_table(store)
         check()  # imports
         seconds, cpu, left = check()
         rows.append(("rerun check, in-process (target < 2 s for 200)", seconds, n))
@@ -252,7 +257,45 @@ def main(argv: list[str] | None = None) -> int:
     Console().print(table)
     if not args.rerun_only:
         Console().print(shares)
+        Console().print(honest)
     return 0
+
+
+def honesty_table(store, margin: float = 2.0):
+    """Predicted / measured wall time of every Record, each predicted from
+    the others; "hit limit" with the floor of ten minutes resources="auto"
+    asks for, "over margin" without it."""
+    from rich.table import Table
+
+    from asr.workflow import estimate as est
+
+    table = Table(title=f"Estimates, leave-one-out (margin {margin:g}x, floor 10m)")
+    for column in ("instruction", "predicted", "median", "worst (lowest)"):
+        table.add_column(column)
+    for column in ("highest", "hit limit", "over margin"):
+        table.add_column(column, justify="right")
+
+    def row(h) -> None:
+        def r(x):
+            return "-" if x is None else f"{x:.2f}"
+
+        table.add_row(
+            h.name,
+            f"{h.predicted} of {h.examples}",
+            r(h.median_ratio),
+            r(h.lowest_ratio),
+            r(h.highest_ratio),
+            str(h.hits),
+            str(h.beyond_margin),
+        )
+
+    every = []
+    for name, (_, checks) in est.check_store(store, margin=margin).items():
+        every += checks
+        row(est.honesty(name, checks, margin))
+    table.add_section()
+    row(est.honesty("all", every, margin))
+    return table
 
 
 def own_share(root, store):

@@ -94,6 +94,7 @@ def run(
                 timeout=timeout,
                 alive=alive,
                 progress=progress,
+                report=lambda line: out.print(Text(line)),
             )
     finally:
         if started:
@@ -143,13 +144,24 @@ def status(script: Path, folders: tuple[Path, ...], show_all: bool) -> None:
 @click.option(
     "--floor", default="10m", show_default=True, help="Least wall time asked for."
 )
+@click.option(
+    "--min-records",
+    type=int,
+    default=5,
+    show_default=True,
+    help="Records a fit needs (fewer: the fallback resources).",
+)
 @click.option("--records", is_flag=True, help="One row per Record.")
-def estimate(name: str | None, margin: float, floor: str, records: bool) -> None:
+def estimate(
+    name: str | None, margin: float, floor: str, min_records: int, records: bool
+) -> None:
     """Wall-time fits of the store's Records (of instruction NAME), and how
     well each Record's time is predicted from the others (leave-one-out).
 
-    A ratio is predicted / measured time; "hit" counts the Records that
-    would have run out of the wall time resources="auto" asks for.
+    A ratio is predicted / measured time; "hit limit" counts the Records
+    that would have run out of the wall time resources="auto" asks for,
+    "over margin" those that took longer than margin x predicted (what
+    would run out without the floor).
     """
     from myqueue.resources import T
 
@@ -161,7 +173,7 @@ def estimate(name: str | None, margin: float, floor: str, records: bool) -> None
         floor_seconds = T(floor)
     except (KeyError, ValueError):
         raise click.BadParameter(f"{floor!r} (use e.g. 30s, 10m, 2h)") from None
-    found = est.examples(open_store(), name)
+    found = est.check_store(open_store(), name, margin, floor_seconds, min_records)
     if not found:
         raise WorkflowError(
             f"no Records of {name} with a wall time in the store"
@@ -171,32 +183,29 @@ def estimate(name: str | None, margin: float, floor: str, records: bool) -> None
     fits = Table("instruction", "Records", "wall time", "scatter")
     fits.title = "fits: ln(time) least squares on ln(features)"
     summary = Table(
-        "instruction", "predicted", "median", "lowest", "highest", "hit limit"
+        "instruction",
+        "predicted",
+        "median",
+        "lowest",
+        "highest",
+        "hit limit",
+        "over margin",
     )
     summary.title = (
         f"predicted / measured, each Record from the others "
         f"(margin {margin:g}x, floor {floor})"
     )
     rows = Table("instruction", "uid", "features", "measured", "predicted", "ratio")
-    for instruction in sorted(found):
-        group = found[instruction]
-        model = est.fit(instruction, group)
+    every = []
+    for instruction, (model, checks) in found.items():
+        every += checks
         fits.add_row(
             Text(instruction),
-            Text(str(len(group))),
-            Text(model.formula() if model else f"too few (< {est.MIN_EXAMPLES})"),
+            Text(str(len(checks))),
+            Text(model.formula() if model else f"too few (< {min_records})"),
             Text(f"x{math.exp(model.spread):.2f}" if model else ""),
         )
-        checks = est.leave_one_out(group, margin, floor_seconds)
-        h = est.honesty(instruction, checks)
-        summary.add_row(
-            Text(instruction),
-            Text(f"{h.predicted} of {h.examples}"),
-            Text(_ratio(h.median_ratio)),
-            Text(_ratio(h.lowest_ratio)),
-            Text(_ratio(h.highest_ratio)),
-            Text(str(h.hits), style="red" if h.hits else ""),
-        )
+        summary.add_row(*_honesty_cells(est.honesty(instruction, checks, margin)))
         for c in sorted(checks, key=lambda c: c.example.wall_time):
             items = sorted(c.example.features.items())
             feats = " ".join(f"{k}={v:g}" for k, v in items)
@@ -208,10 +217,25 @@ def estimate(name: str | None, margin: float, floor: str, records: bool) -> None
                 Text(f"{c.predicted:.3g} s" if c.predicted is not None else "-"),
                 Text(_ratio(c.ratio), style="red" if c.hit_limit else ""),
             )
+    if len(found) > 1:
+        summary.add_section()
+        summary.add_row(*_honesty_cells(est.honesty("all", every, margin)))
     console().print(fits)
     if records:
         console().print(rows)
     console().print(summary)
+
+
+def _honesty_cells(h) -> list[Text]:
+    return [
+        Text(h.name),
+        Text(f"{h.predicted} of {h.examples}"),
+        Text(_ratio(h.median_ratio)),
+        Text(_ratio(h.lowest_ratio)),
+        Text(_ratio(h.highest_ratio)),
+        Text(str(h.hits), style="red" if h.hits else ""),
+        Text(str(h.beyond_margin), style="red" if h.beyond_margin else ""),
+    ]
 
 
 def _ratio(value: float | None) -> str:
@@ -301,7 +325,11 @@ def _failures_table(rows) -> Table:
     for row in rows:
         for obj in row.failures:
             p = obj.payload
-            then = f"{p['argument']} -> {p['new']!r}" if "argument" in p else ""
+            then = ""
+            if "argument" in p:
+                then = f"{p['argument']} -> {p['new']!r}"
+            elif "resources" in p:
+                then = f"resubmitted with {p['resources']}"
             table.add_row(
                 Text(row.name),
                 Text(str(p.get("attempt", ""))),

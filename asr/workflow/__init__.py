@@ -15,8 +15,11 @@ A workflow script (``mq workflow workflow.py tree/*/``) calls recipes with
 Modules: `runner` (`run`, handles and placeholders), `taskfiles` (the
 arguments handed to a task), `task` (``python -m asr.workflow.task``, what a
 task runs), `local` (MyQueue's local scheduler for a tree), `drive`
-(submit until done, status of every call), `estimate` (wall times fitted
-to the store's Records, for ``resources="auto"``). See docs/workflows.md.
+(submit until done, status of every call), `healing` (failures classified
+and retried with changed arguments), `resubmit` (tasks stopped at their
+wall time or out of memory, resubmitted with more), `estimate` (wall times
+fitted to the store's Records, for ``resources="auto"``). See
+docs/workflows.md.
 """
 
 from __future__ import annotations

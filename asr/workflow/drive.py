@@ -144,12 +144,23 @@ def drive(
     timeout: float | None = None,
     alive: Callable[[], bool] | None = None,
     progress: Callable[[Counter], None] | None = None,
+    report: Callable[[str], None] | None = None,
 ) -> int:
-    """Submit and wait until a round submits nothing; returns the rounds run."""
+    """Submit and wait until a round submits nothing; returns the rounds run.
+
+    Between rounds, tasks stopped at their wall time or out of memory are
+    resubmitted with more, as their policy says (`asr.workflow.resubmit`);
+    `report` gets one line for each.
+    """
+    from .resubmit import heal
+
     home = mq_home(folders[0])
     rounds = 0
     while True:
         wait(home, folders, poll=poll, timeout=timeout, alive=alive, progress=progress)
+        for line in heal(home, folders):
+            if report is not None:
+                report(line)
         if not submit(script, folders, force=force and rounds == 0):
             return rounds
         rounds += 1

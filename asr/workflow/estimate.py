@@ -88,6 +88,11 @@ class Check:
     def hit_limit(self) -> bool:
         return self.tmax is not None and self.example.wall_time > self.tmax
 
+    def beyond(self, margin: float) -> bool:
+        """Measured more than `margin` x predicted: would have hit a limit
+        without the floor (the floor hides this for calls of seconds)."""
+        return self.ratio is not None and self.ratio * margin < 1.0
+
 
 @dataclass
 class Honesty:
@@ -99,7 +104,8 @@ class Honesty:
     median_ratio: float | None
     lowest_ratio: float | None  # the worst under-prediction
     highest_ratio: float | None
-    hits: int
+    hits: int  # would have run out of the wall time resources="auto" asks for
+    beyond_margin: int  # measured more than margin x predicted (no floor)
 
 
 # -- features ---------------------------------------------------------------
@@ -206,8 +212,8 @@ def examples(store, name: str | None = None) -> dict[str, list[Example]]:
 # -- fitting ----------------------------------------------------------------
 
 
-def fit(name: str, found: list[Example]) -> Fit | None:
-    """The power law of `found`'s wall times (None: fewer than MIN_EXAMPLES).
+def fit(name: str, found: list[Example], least: int = MIN_EXAMPLES) -> Fit | None:
+    """The power law of `found`'s wall times (None: fewer than `least`).
 
     Only features every example has and that vary are fitted (a constant
     one is part of the prefactor), at most one per two examples beyond the
@@ -215,7 +221,7 @@ def fit(name: str, found: list[Example]) -> Fit | None:
     already chosen (the electrons of atoms of one element) is left out,
     so each exponent means what its name says.
     """
-    if len(found) < MIN_EXAMPLES:
+    if len(found) < max(least, 2):
         return None
     y = np.log([e.wall_time for e in found])
     matrix = np.ones((len(found), 1))
@@ -251,20 +257,24 @@ def time_string(seconds: int) -> str:
 
 
 def leave_one_out(
-    found: list[Example], margin: float = MARGIN, floor: float = FLOOR
+    found: list[Example],
+    margin: float = MARGIN,
+    floor: float = FLOOR,
+    least: int = MIN_EXAMPLES,
 ) -> list[Check]:
     """Each example predicted by a fit of all the others (honest: a Record
-    never predicts itself)."""
+    never predicts itself); `least` others are needed for a fit."""
     checks = []
     for i, example in enumerate(found):
-        others = fit(example.name, found[:i] + found[i + 1 :])
+        others = fit(example.name, found[:i] + found[i + 1 :], least)
         predicted = others.predict(example.features) if others else None
         tmax = tmax_for(predicted, margin, floor) if predicted is not None else None
         checks.append(Check(example, predicted, tmax))
     return checks
 
 
-def honesty(name: str, checks: list[Check]) -> Honesty:
+def honesty(name: str, checks: list[Check], margin: float = MARGIN) -> Honesty:
+    """The summary of `checks` (of one instruction, or of all: "all")."""
     ratios = [c.ratio for c in checks if c.ratio is not None]
     return Honesty(
         name,
@@ -274,7 +284,27 @@ def honesty(name: str, checks: list[Check]) -> Honesty:
         min(ratios) if ratios else None,
         max(ratios) if ratios else None,
         sum(c.hit_limit for c in checks),
+        sum(c.beyond(margin) for c in checks),
     )
+
+
+def check_store(
+    store,
+    name: str | None = None,
+    margin: float = MARGIN,
+    floor: float = FLOOR,
+    least: int = MIN_EXAMPLES,
+) -> dict[str, tuple[Fit | None, list[Check]]]:
+    """Every instruction of `store` (or `name`): its fit, and each of its
+    Records predicted from the others (`leave_one_out`)."""
+    found = examples(store, name)
+    return {
+        instruction: (
+            fit(instruction, found[instruction], least),
+            leave_one_out(found[instruction], margin, floor, least),
+        )
+        for instruction in sorted(found)
+    }
 
 
 # -- resources="auto" --------------------------------------------------------

@@ -25,7 +25,7 @@ Policies are declared per recipe (`declare`) and overridden per project
 (`STEPS`, `register_step`), so a policy is plain data that travels in the
 task file. Wall time and memory are resources, not arguments: the steps
 ``time`` and ``cores`` are taken by `asr workflow run`, which resubmits the
-task (see `asr.workflow.drive`).
+task with more (see `asr.workflow.resubmit`).
 """
 
 from __future__ import annotations
@@ -70,17 +70,19 @@ _BY_TYPE = {
     "TooFewBandsError": BANDS,
     "KohnShamConvergenceError": SCF,
     "MemoryError": MEMORY,
-    "TimeoutError": TIMEOUT,
 }
 # Words of the message -> failure class, for errors without a class of their own.
+# A time-out is only what a scheduler says (MyQueue's TIMEOUT, SLURM's "DUE TO
+# TIME LIMIT"): a socket's or a lock's time-out is no reason for a longer job.
 _BY_TEXT = (
     ("too few bands", BANDS),
     ("out of memory", MEMORY),
-    ("oom", MEMORY),
+    ("memoryerror", MEMORY),
+    ("oom-kill", MEMORY),
+    ("oom_kill", MEMORY),
     ("signal 9", MEMORY),
     ("cannot allocate memory", MEMORY),
-    ("time limit", TIMEOUT),
-    ("timeout", TIMEOUT),
+    ("due to time limit", TIMEOUT),
     ("node fail", NODE),
     ("node_fail", NODE),
     ("atoms too close", STRUCTURE),
@@ -331,13 +333,17 @@ class Healer:
                 attempt["failure"] = self._keep_failure(terms, tried, attempt, err)
                 attempts.append(attempt)
                 if change is None:
-                    if len(attempts) == 1:  # nothing to try: the error as it was
-                        raise
-                    raise GaveUp(_give_up_text(self.instr.name, cls, attempts)) from err
+                    if len(attempts) == 1 or self._resubmits(cls):
+                        raise  # the error as it was (a resubmission may heal it)
+                    raise GaveUp(give_up_text(self.instr.name, cls, attempts)) from err
                 continue
-            if attempts and self.write:
-                self._redirect(terms, record, attempts)
+            if arguments is not self.arguments and self.write:
+                self._redirect(terms, record, attempts)  # changed arguments only
             return record
+
+    def _resubmits(self, cls: str) -> bool:
+        """Does the policy heal `cls` with more resources (`resubmit`)?"""
+        return any(step in RESOURCE_STEPS for step in self.policy.get(cls, []))
 
     def _next_change(
         self, cls: str, arguments: dict[str, Any], used: dict[str, int]
@@ -357,21 +363,8 @@ class Healer:
     ) -> str | None:
         if not self.write:
             return None
-        payload = {
-            "type": FAILURE,
-            "name": self.instr.name,
-            "version": self.instr.version,
-            "arguments": arguments,
-            **{k: v for k, v in attempt.items() if k != "failure"},
-            "metadata": _host_metadata(),
-            "traceback": "".join(traceback.format_exception(err))[-4000:],
-        }
-        try:
-            obj = self.store.commit(payload, index=terms)
-        except TypeError:  # arguments the store cannot hold: keep the rest
-            payload["arguments"] = repr(arguments)[:2000]
-            obj = self.store.commit(payload, index=terms)
-        return str(obj.uid)
+        trace = "".join(traceback.format_exception(err))
+        return keep_failure(self.store, self.instr, terms, arguments, attempt, trace)
 
     def _redirect(self, terms: IndexTerms, record: Record, attempts: list) -> None:
         if follow_redirect(self.store, terms) is not None:
@@ -390,6 +383,32 @@ class Healer:
         )
 
 
+def keep_failure(
+    store: BaseStore,
+    instr: Instruction,
+    terms: IndexTerms,
+    arguments: dict,
+    attempt: dict,
+    trace: str,
+) -> str:
+    """Commit a failure object for one failed attempt of a call; its uid."""
+    payload = {
+        "type": FAILURE,
+        "name": instr.name,
+        "version": instr.version,
+        "arguments": arguments,
+        **{k: v for k, v in attempt.items() if k != "failure"},
+        "metadata": _host_metadata(),
+        "traceback": trace[-4000:],
+    }
+    try:
+        obj = store.commit(payload, index=terms)
+    except TypeError:  # arguments the store cannot hold: keep the rest
+        payload["arguments"] = repr(arguments)[:2000]
+        obj = store.commit(payload, index=terms)
+    return str(obj.uid)
+
+
 def _change_data(change: Change) -> dict:
     return {
         "step": change.step,
@@ -406,7 +425,7 @@ def _change_text(attempt: dict) -> str:
     )
 
 
-def _give_up_text(name: str, cls: str, attempts: list[dict]) -> str:
+def give_up_text(name: str, cls: str, attempts: list[dict]) -> str:
     text = CLASS_TEXT.get(cls, cls)
     tried = len(attempts)
     return (

@@ -339,6 +339,8 @@ def _server_class():
                 with contextlib.suppress(OSError):
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+            if not timed_out and proc.returncode in (-signal.SIGKILL, 128 + 9):
+                _note_kill(task)
             with self.tasks_lock:
                 del self.tasks[id]
                 if proc.returncode == 0 and not timed_out:
@@ -359,6 +361,17 @@ def _server_class():
     return LocalServer
 
 
+def _note_kill(task) -> None:
+    """A task killed by SIGKILL that the scheduler did not send: on Linux the
+    kernel's OOM killer, as SLURM reports it (MyQueue then says MEMORY)."""
+    err = Path(task.folder) / f"{task.cmd.short_name}.{task.id}.err"
+    with contextlib.suppress(OSError), open(err, "a") as file:
+        file.write(
+            "Error: killed by signal 9 (SIGKILL), not by the scheduler: "
+            "taken for an oom-kill (out of memory)\n"
+        )
+
+
 def _reply(conn: socket.socket, status: str, result: Any) -> None:
     with contextlib.suppress(OSError):  # the client is gone
         conn.sendall(json.dumps({"status": status, "result": result}).encode())
@@ -376,7 +389,7 @@ def serve(home: Path, cores: int) -> None:
 
     def listening(address: str) -> None:
         configure(home, address)
-        pid_file.write_text(f"{os.getpid()}\n")
+        pid_file.write_text(f"{os.getpid()}\n{cores}\n")  # pid, then cores
 
     def clean_up() -> None:
         shutil.rmtree(folder, ignore_errors=True)
@@ -404,13 +417,22 @@ def server_pid(home: Path) -> int | None:
     """The pid of the running server of `home`, or None."""
     path = Path(home) / ".myqueue" / PID_FILE
     try:
-        pid = int(path.read_text())
-    except (OSError, ValueError):
+        pid = int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
         return None
     child = _children.get(pid)
     if child is not None and child.poll() is not None:
         return None
     return pid if pid_alive(pid) else None  # a zombie is no server
+
+
+def server_cores(home: Path) -> int | None:
+    """How many cores the running server of `home` gives its tasks."""
+    path = Path(home) / ".myqueue" / PID_FILE
+    try:
+        return int(path.read_text().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -421,9 +443,10 @@ def thread_limits(cores: int, processes: int) -> dict[str, str]:
 
     Unlimited, OpenBLAS starts a thread per core of the machine in every
     task, and their busy waiting made two one-core tasks on two cores run
-    several times slower. A limit the user set is kept.
+    several times slower. A limit the user set is kept. ``ASR_TASK_CORES``
+    says how many cores the task got (as SLURM's ``SLURM_CPUS_ON_NODE``).
     """
-    env = dict(os.environ)
+    env = dict(os.environ, ASR_TASK_CORES=str(cores))
     threads = str(max(1, cores // max(1, processes)))
     for name in THREAD_VARIABLES:
         env.setdefault(name, threads)

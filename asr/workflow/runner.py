@@ -49,6 +49,7 @@ from .taskfiles import (
     WorkflowError,
     loader_name,
     read_header,
+    read_resources,
     task_file,
     task_name,
     write_task_file,
@@ -275,7 +276,11 @@ def run(
         args=[loader_name(instr), str(path.relative_to(folder))],
         name=name,
         deps=[h.task for h in waits_for.values() if h.task is not None],
-        **_chosen_resources(instr, form, store, resources, fallback),
+        # A resubmission after a time-out or out of memory asks for more.
+        **{
+            **_chosen_resources(instr, form, store, resources, fallback),
+            **read_resources(path),
+        },
     )
     handle = Handle(
         instr, name, folder, task=task, file=path, terms=None if waits_for else terms

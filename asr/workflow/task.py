@@ -11,7 +11,8 @@ instruction commits only finished results): it prints one line
 and the traceback, writes both to ``<task>.failed`` beside the task file for
 ``asr workflow status``, and exits with status 1. A later run of the same
 task (``mq resubmit``, ``mq workflow --force``) removes that file when it
-succeeds.
+succeeds, and with it the notes of a resubmission (``.attempts``,
+``.resources``; see `asr.workflow.resubmit`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,13 @@ from pathlib import Path
 
 from asr.core.mpi import is_root, on_root
 
-from .taskfiles import Resolver, WorkflowError, failure_file
+from .taskfiles import (
+    Resolver,
+    WorkflowError,
+    attempts_file,
+    failure_file,
+    resources_file,
+)
 
 USAGE = "usage: python -m asr.workflow.task NAME TASK-FILE"
 
@@ -45,7 +52,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if is_root():
         how = "was in the store" if found else "computed and stored"
         print(f"{name}: Record {uid} {how}")
-        failure_file(path).unlink(missing_ok=True)
+        for done_with in (failure_file, attempts_file, resources_file):
+            done_with(path).unlink(missing_ok=True)
     return 0
 
 
@@ -76,8 +84,6 @@ def run_task(name: str, path: Path) -> tuple[str, bool]:
 def earlier_attempts(path: Path) -> list[dict]:
     """Attempts of this task in earlier jobs (resubmitted by `asr workflow run`)."""
     from asr.store import decode
-
-    from .taskfiles import attempts_file
 
     try:
         return list(decode(attempts_file(path).read_bytes()))

@@ -103,6 +103,21 @@ def attempts_file(path: Path) -> Path:
     return path.with_suffix(".attempts")
 
 
+def resources_file(path: Path) -> Path:
+    """Resources a resubmission asks for instead of the workflow's (JSON)."""
+    return path.with_suffix(".resources")
+
+
+def read_resources(path: Path) -> dict[str, Any]:
+    """The resources of a resubmission of the task of `path` ({} if none)."""
+    import json
+
+    try:
+        return dict(json.loads(resources_file(path).read_text()))
+    except FileNotFoundError:
+        return {}
+
+
 def write_task_file(
     path: Path,
     instr: Instruction,

@@ -130,11 +130,14 @@ def test_leave_one_out_counts_who_would_hit_the_limit():
     assert all(c.predicted is not None for c in checks)
     assert [c.hit_limit for c in checks] == [i == 5 for i in range(8)]
     h = est.honesty("x", checks)
-    assert h.examples == h.predicted == 8 and h.hits == 1
+    assert h.examples == h.predicted == 8 and h.hits == 1 and h.beyond_margin == 1
     assert h.lowest_ratio == checks[5].ratio < 0.2
     assert 0.5 < h.median_ratio < 2.0
     # Too few others: no prediction, no limit.
     assert [c.predicted for c in est.leave_one_out(found[:5])] == [None] * 5
+    # ... unless fewer will do (a fit of 3 others has one feature).
+    fewer = est.leave_one_out(found[:4], floor=0, least=3)
+    assert all(c.predicted is not None for c in fewer)
 
 
 def test_cli_estimate(tree):
@@ -153,6 +156,8 @@ def test_cli_estimate(tree):
     assert "test.wf.grow" in done.stdout and "atoms^" in done.stdout
     assert "8 of 8" in done.stdout  # every Record predicted from the 7 others
     assert done.stdout.count("atoms=") == 8
+    fewer = asr("--min-records", "8")  # 7 others are too few
+    assert "0 of 8" in fewer.stdout
     missing = asr("no.such.instruction")
     assert missing.returncode == 1
     assert missing.stderr.strip().startswith("Error: no Records of no.such")

@@ -75,3 +75,58 @@ def grow(atoms: Atoms, calculator: dict | None = None) -> float:
     for the resource estimates)."""
     time.sleep(0.02 * len(atoms))
     return energy.function(atoms)
+
+
+@instruction("test.wf.slow_relax")
+def slow_relax(atoms: Atoms, delay: float) -> dict:
+    """`asr.relax` itself (its trajectory, its continuation after a kill),
+    with an EMT that takes `delay` seconds per step: a relaxation that
+    outlasts a wall time of seconds."""
+    from ase.calculators.emt import EMT
+
+    from asr.recipes import relax
+
+    class SlowEMT(EMT):
+        def calculate(self, *args, **kwargs):
+            time.sleep(delay)
+            super().calculate(*args, **kwargs)
+
+    made = relax.calculator_for
+    relax.calculator_for = lambda atoms, spec: SlowEMT()
+    try:
+        result = relax.main.function(
+            atoms, calculator={"name": "emt"}, allow_symmetry_breaking=True
+        )
+    finally:
+        relax.calculator_for = made
+    return {"nsteps": result.nsteps, "resumed_steps": result.resumed_steps}
+
+
+@instruction("test.wf.hungry")
+def hungry(megabytes: int, per_core: int = 150) -> int:
+    """Allocates `megabytes` under a memory limit of `per_core` MB per core
+    of the task (as a scheduler's memory per core): a real MemoryError
+    until the task gets enough cores."""
+    import resource
+
+    cores = int(os.environ.get("ASR_TASK_CORES", "1"))
+    with open("/proc/self/statm") as file:
+        used = int(file.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (used + (cores * per_core << 20), hard))
+    try:
+        block = bytearray(megabytes << 20)
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+    return len(block) >> 20
+
+
+@instruction("test.wf.killed")
+def killed() -> int:
+    """Killed by SIGKILL (as by the kernel's OOM killer) with fewer than two cores."""
+    import signal
+
+    cores = int(os.environ.get("ASR_TASK_CORES", "1"))
+    if cores < 2:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return cores
