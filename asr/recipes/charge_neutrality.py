@@ -24,7 +24,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from ase.units import kB
-from scipy.special import expit
 
 HBAR2_2ME = 3.80998  # ħ²/2mₑ in eV Å²
 
@@ -58,6 +57,8 @@ class Levels:
 
     def carriers(self, fermi_level: float, temperature: float) -> tuple[float, float]:
         """(electrons n, holes p) per cell at `fermi_level`."""
+        from scipy.special import expit  # 1/(1+exp(-x)) without overflow
+
         kt = kB * temperature
         x = (self.energies - fermi_level) / kt
         conduction = self.energies > self.gap / 2
