@@ -104,8 +104,8 @@ def default_supercell(atoms: Atoms, min_length: float = MIN_LENGTH) -> tuple:
     )
 
 
-def site_orbits(atoms: Atoms, symprec: float) -> list[int]:
-    """One representative atom index per symmetry-inequivalent site."""
+def equivalent_atoms(atoms: Atoms, symprec: float) -> list[int]:
+    """For each atom the representative of its symmetry orbit (spglib)."""
     import spglib  # imported when used: keeps `asr list` quick
 
     if atoms.cell.rank == 3:
@@ -114,8 +114,19 @@ def site_orbits(atoms: Atoms, symprec: float) -> list[int]:
             symprec=symprec,
         )
         if dataset is not None:
-            return sorted(set(int(i) for i in dataset.equivalent_atoms))
+            return [int(i) for i in dataset.equivalent_atoms]
     return list(range(len(atoms)))
+
+
+def site_orbits(atoms: Atoms, symprec: float) -> list[int]:
+    """One representative atom index per symmetry-inequivalent site."""
+    return sorted(set(equivalent_atoms(atoms, symprec)))
+
+
+def orbit_size(atoms: Atoms, site: int, symprec: float = 1e-3) -> int:
+    """Number of atoms of `atoms` equivalent to `site`: sites per cell."""
+    orbits = equivalent_atoms(atoms, symprec)
+    return orbits.count(orbits[site])
 
 
 def defect_names(atoms: Atoms, sites: list[int]) -> list[tuple[str, int, str | None]]:
