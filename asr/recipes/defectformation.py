@@ -192,12 +192,12 @@ class DefectFormationResult(Result):
                     va="bottom",
                 )
         ax.axvline(
-            self.fermi_level, color="k", ls="--", lw=0.8, label="$E_F$ (neutral)"
+            self.fermi_level, color="k", ls="--", lw=0.8, label="charge-neutral $E_F$"
         )
         ax.set_xlim(0, self.gap)
         ax.set_xlabel("Fermi level above the VBM [eV]")
         ax.set_ylabel("formation energy [eV]")
-        ax.set_title(f"stable charge states, {self.temperature:g} K")
+        ax.set_title(f"stable charge states, {self.temperature:g} K, no FNV correction")
         ax.legend(fontsize=7)
         fig.tight_layout()
         path = folder / "defectformation-charged.png"
