@@ -41,7 +41,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 from ase import Atoms
@@ -321,10 +321,10 @@ def main(
     vacancies: bool = True,
     antisites: bool = True,
     relax: bool = True,
-    fmax: float = 0.01,
+    fmax: Annotated[float, "eV/Å"] = 0.01,
     chemical_potentials: dict | None = None,
-    charge_states: tuple[int, ...] = (0,),
-    temperature: float = 300.0,
+    charge_states: Annotated[tuple[int, ...], "e"] = (0,),
+    temperature: Annotated[float, "K"] = 300.0,
 ) -> DefectFormationResult:
     """Formation energies of the vacancies and antisites of `atoms`.
 

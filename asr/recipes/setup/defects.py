@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 from ase import Atoms
@@ -179,7 +180,7 @@ def main(
     vacancies: bool = True,
     antisites: bool = True,
     symprec: float = 1e-3,
-    charge_states: tuple[int, ...] = (0,),
+    charge_states: Annotated[tuple[int, ...], "e"] = (0,),
 ) -> DefectsResult:
     """Vacancies and antisites of `atoms` in a `supercell` (default ≥ 8 Å).
 
