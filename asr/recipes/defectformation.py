@@ -1,4 +1,4 @@
-"""Formation energies of neutral point defects (vacancies and antisites).
+"""Formation energies of point defects (vacancies and antisites) in charge states.
 
 The defects come from `asr.setup.defects`: each in a supercell of the host.
 With `relax` the atoms of every supercell (also the pristine one) are relaxed
@@ -13,22 +13,46 @@ chemical potential. Without `chemical_potentials` each μ_i is the energy per
 atom of the element's standard solid (ASE's reference state, cell and atoms
 relaxed with `asr.relax`): the element-rich limit. Elements whose standard
 state is not a solid (H, N, O, ...) need their μ given.
+
+Charged defects (`charge_states`, GPAW only: its `charge` is the net charge
+of the supercell, +1 one electron removed) follow Bertoldo et al., npj
+Comput. Mater. 8, 56 (2022):
+
+    E_f(q, E_F) = E_defect(q) - E_pristine - Σ_i n_i μ_i + q (ε_VBM + E_F),
+
+with E_F measured from the pristine supercell's valence band maximum ε_VBM
+and running over the gap. Where two charge states have equal formation
+energy lies a charge transition level ε(q/q'). At `temperature` the
+self-consistent Fermi level is the one where defects, electrons and holes
+together carry no charge (`asr.recipes.charge_neutrality`); electrons and
+holes come from the pristine supercell's eigenvalues, each defect has as
+many sites as its site's symmetry orbit.
+
+Not yet included: an electrostatic finite-size correction E_corr (e.g.
+Freysoldt-Neugebauer-Van de Walle) and the alignment of the electrostatic
+potential far from the defect with that of the host. Charged formation
+energies of small supercells are therefore off by up to several tenths of
+an eV (more in 2D, where the error falls slowly with the cell size); the
+neutral ones are unaffected.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 from ase import Atoms
 
 from asr.core import Result, instruction, key
+from asr.core.migration import Migration, MigrationSelector, Selector
 
+from . import charge_neutrality as neutrality
 from .common import DEFAULT_GPAW_FORCES, calculator_for
 from .setup.defects import main as setup_defects
+from .setup.defects import orbit_size
 
 
 @dataclass
@@ -54,6 +78,72 @@ class DefectFormationResult(Result):
     most_stable_defect: str = field(
         metadata=key("Defect with the lowest formation energy", database=True)
     )
+    charge_states: tuple = field(
+        default=(0,), metadata=key("Net charge of each computed state", "e")
+    )
+    charged_energies: np.ndarray | None = field(
+        default=None,
+        metadata=key(
+            "Total energy of each defect supercell in each charge state", "eV"
+        ),
+    )
+    charged_formation_energies: np.ndarray | None = field(
+        default=None,
+        metadata=key(
+            "Formation energy of each defect in each charge state with the "
+            "Fermi level at the VBM (add q E_F for another); no finite-size "
+            "correction",
+            "eV",
+        ),
+    )
+    vbm: float | None = field(
+        default=None,
+        metadata=key(
+            "Valence band maximum of the pristine supercell (its Fermi level "
+            "if a metal); None for neutral defects only",
+            "eV",
+        ),
+    )
+    gap: float | None = field(
+        default=None, metadata=key("Band gap of the pristine supercell", "eV")
+    )
+    transition_levels: list = field(
+        default_factory=list,
+        metadata=key(
+            "Charge transition levels in the gap: [defect, q, q', ε(q/q') "
+            "above the VBM in eV], as the Fermi level rises"
+        ),
+    )
+    temperature: float = field(
+        default=300.0, metadata=key("Temperature of the charge equilibrium", "K")
+    )
+    fermi_level: float | None = field(
+        default=None,
+        metadata=key(
+            "Self-consistent Fermi level above the VBM (no net charge); None "
+            "for neutral defects only or a metal",
+            "eV",
+            database=True,
+        ),
+    )
+    concentrations: np.ndarray | None = field(
+        default=None,
+        metadata=key(
+            "Concentration of each defect in each charge state at the "
+            "self-consistent Fermi level",
+            "1/unit cell",
+        ),
+    )
+    electrons: float | None = field(
+        default=None,
+        metadata=key(
+            "Conduction electrons at the self-consistent Fermi level", "1/unit cell"
+        ),
+    )
+    holes: float | None = field(
+        default=None,
+        metadata=key("Valence holes at that Fermi level", "1/unit cell"),
+    )
 
     def figures(self, folder: Path) -> list[Path]:
         from matplotlib.figure import Figure
@@ -70,11 +160,55 @@ class DefectFormationResult(Result):
         fig.tight_layout()
         path = Path(folder) / "defectformation.png"
         fig.savefig(path)
-        return [path]
+        paths = [path]
+        if self.fermi_level is not None:
+            paths.append(self.charged_figure(Path(folder)))
+        return paths
+
+    def charged_figure(self, folder: Path) -> Path:
+        """E_f of each defect's stable charge state against the Fermi level."""
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(5, 4))
+        ax = fig.subplots()
+        charges = self.charge_states
+        for i, name in enumerate(self.names):
+            energies = self.charged_formation_energies[i]
+            segments = neutrality.lowest_states(charges, energies, self.gap)
+            for j, (start, end, q) in enumerate(segments):
+                e0 = energies[charges.index(q)]
+                ax.plot(
+                    [start, end],
+                    [e0 + q * start, e0 + q * end],
+                    color=f"C{i % 10}",
+                    label=name if j == 0 else None,
+                )
+                ax.annotate(
+                    f"{q:+d}" if q else "0",
+                    ((start + end) / 2, e0 + q * (start + end) / 2),
+                    color=f"C{i % 10}",
+                    fontsize=7,
+                    ha="center",
+                    va="bottom",
+                )
+        ax.axvline(
+            self.fermi_level, color="k", ls="--", lw=0.8, label="charge-neutral $E_F$"
+        )
+        ax.set_xlim(0, self.gap)
+        ax.set_xlabel("Fermi level above the VBM [eV]")
+        ax.set_ylabel("formation energy [eV]")
+        ax.set_title(f"stable charge states, {self.temperature:g} K, no FNV correction")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        path = folder / "defectformation-charged.png"
+        fig.savefig(path)
+        return path
 
     def webpanel(self) -> dict[str, Any]:
         panel = super().webpanel()
         panel["figures"] = ["defectformation.png"]
+        if self.fermi_level is not None:
+            panel["figures"].append("defectformation-charged.png")
         return panel
 
 
@@ -133,7 +267,53 @@ def composition_change(pristine: Atoms, defect: Atoms) -> Counter:
     return change
 
 
-@instruction("asr.defectformation", version=1, packages=("gpaw",))
+def host_levels(gpw: str | Path, vbm: float, gap: float) -> neutrality.Levels:
+    """Eigenvalues (eV above `vbm`) of a ground state, each with its states."""
+    from gpaw import GPAW
+
+    calc = GPAW(gpw, txt=None)
+    nspins = calc.get_number_of_spins()
+    weights = calc.get_k_point_weights() * (2 / nspins)
+    energies, states = [], []
+    for s in range(nspins):
+        for k, weight in enumerate(weights):
+            eps = calc.get_eigenvalues(kpt=k, spin=s)
+            energies.append(eps - vbm)
+            states.append(np.full(len(eps), weight))
+    return neutrality.Levels(np.concatenate(energies), np.concatenate(states), gap)
+
+
+def charged(calculator: dict, charge: int) -> dict:
+    """The calculator of one charge state (the neutral one unchanged)."""
+    return {**calculator, "charge": charge} if charge else calculator
+
+
+def neutral_defects(record):
+    """Version 1 knew neutral defects only: its calls were charge_states=(0,)."""
+    result = record.result
+    record.arguments = {**record.arguments, "charge_states": (0,), "temperature": 300.0}
+    record.result = replace(
+        result,
+        charged_energies=np.asarray(result.defect_energies)[:, None],
+        charged_formation_energies=np.asarray(result.formation_energies)[:, None],
+    )
+    record.version = 2
+    return record
+
+
+MIGRATIONS = [
+    MigrationSelector(
+        Selector(name="asr.defectformation", version=1),
+        Migration(
+            "asr.defectformation:1-2", "Neutral charge state only", neutral_defects
+        ),
+    )
+]
+
+
+@instruction(
+    "asr.defectformation", version=2, packages=("gpaw",), migrations=MIGRATIONS
+)
 def main(
     atoms: Atoms,
     calculator: dict = DEFAULT_GPAW_FORCES,
@@ -141,8 +321,10 @@ def main(
     vacancies: bool = True,
     antisites: bool = True,
     relax: bool = True,
-    fmax: float = 0.01,
+    fmax: Annotated[float, "eV/Å"] = 0.01,
     chemical_potentials: dict | None = None,
+    charge_states: Annotated[tuple[int, ...], "e"] = (0,),
+    temperature: Annotated[float, "K"] = 300.0,
 ) -> DefectFormationResult:
     """Formation energies of the vacancies and antisites of `atoms`.
 
@@ -150,10 +332,23 @@ def main(
     defect go to `asr.setup.defects`; with `relax` the positions are relaxed
     to forces below `fmax` (eV/Å). `chemical_potentials` maps element symbols
     to μ in eV/atom; missing elements get their standard solid's energy.
+    `charge_states` (units of e, including 0; others need GPAW) are computed
+    for every defect, and with more than the neutral one the transition
+    levels and the self-consistent Fermi level at `temperature` (K) follow.
     """
     defects = setup_defects(
-        atoms, supercell=supercell, vacancies=vacancies, antisites=antisites
+        atoms,
+        supercell=supercell,
+        vacancies=vacancies,
+        antisites=antisites,
+        charge_states=charge_states,
     ).result
+    charges = defects.charge_states
+    if charges != (0,) and not is_gpaw(calculator):
+        raise ValueError(
+            f"charge_states {charges} need a GPAW calculator (its net charge); "
+            "other calculators compute neutral defects only"
+        )
     pristine = defects.pristine
     potentials = {k: float(v) for k, v in (chemical_potentials or {}).items()}
     elements = sorted(set(atoms.get_chemical_symbols()))
@@ -161,28 +356,77 @@ def main(
         if symbol not in potentials:
             potentials[symbol] = elemental_potential(symbol, calculator, fmax)
 
-    def energy_of(structure: Atoms) -> float:
-        if relax:
-            structure = relaxed(structure, calculator, fmax, fix_cell=True)
-        return total_energy(structure, calculator)
+    def relaxed_structure(structure: Atoms, calc: dict) -> Atoms:
+        return relaxed(structure, calc, fmax, fix_cell=True) if relax else structure
 
-    e_pristine = energy_of(pristine)
-    energies, formation = [], []
-    for structure in defects.structures:
-        e_defect = energy_of(structure)
+    host = relaxed_structure(pristine, calculator)
+    e_pristine = total_energy(host, calculator)
+    vbm = gap = None
+    if charges != (0,):
+        from .gs import main as groundstate
+
+        gs = groundstate(host, calculator).result
+        if gs.vbm is not None:
+            vbm, gap = float(gs.vbm), float(gs.cbm - gs.vbm)
+        if vbm is None:  # a metal: the Fermi level is set by its electrons
+            vbm = float(gs.efermi)
+    energies = np.zeros((len(defects.names), len(charges)))
+    formation = np.zeros_like(energies)
+    for i, structure in enumerate(defects.structures):
         change = composition_change(pristine, structure)
         reservoir = sum(n * potentials[symbol] for symbol, n in change.items())
-        energies.append(e_defect)
-        formation.append(e_defect - e_pristine - reservoir)
-    formation_energies = np.array(formation)
-    best = int(np.argmin(formation_energies))
-    return DefectFormationResult(
+        for j, q in enumerate(charges):
+            calc = charged(calculator, q)
+            energies[i, j] = total_energy(relaxed_structure(structure, calc), calc)
+            formation[i, j] = energies[i, j] - e_pristine - reservoir + q * (vbm or 0)
+    zero = charges.index(0)
+    best = int(np.argmin(formation[:, zero]))
+    result = DefectFormationResult(
         names=list(defects.names),
-        formation_energies=formation_energies,
-        defect_energies=np.array(energies),
+        formation_energies=formation[:, zero].copy(),
+        defect_energies=energies[:, zero].copy(),
         pristine_energy=float(e_pristine),
         chemical_potentials={k: potentials[k] for k in sorted(potentials)},
         supercell=tuple(defects.supercell),
-        min_formation_energy=float(formation_energies[best]),
+        min_formation_energy=float(formation[best, zero]),
         most_stable_defect=defects.names[best],
+        charge_states=charges,
+        charged_energies=energies,
+        charged_formation_energies=formation,
+        vbm=vbm,
+        gap=gap,
+        temperature=float(temperature),
+    )
+    if gap is None:
+        return result
+    return equilibrium(result, defects, atoms, gs.gpw.path)
+
+
+def equilibrium(result, defects, atoms: Atoms, gpw) -> DefectFormationResult:
+    """`result` with its transition levels and self-consistent Fermi level."""
+    cells = int(np.prod(defects.supercell))
+    charged_defects = [
+        neutrality.ChargedDefect(
+            name,
+            result.charge_states,
+            tuple(result.charged_formation_energies[i]),
+            sites=cells * orbit_size(atoms, int(site) % len(atoms)),
+        )
+        for i, (name, site) in enumerate(zip(defects.names, defects.sites, strict=True))
+    ]
+    levels = host_levels(gpw, result.vbm, result.gap)
+    state = neutrality.solve(charged_defects, levels, result.temperature)
+    return replace(
+        result,
+        transition_levels=[
+            [d.name, q, q2, level]
+            for d in charged_defects
+            for q, q2, level in neutrality.transition_levels(
+                d.charges, d.energies, result.gap
+            )
+        ],
+        fermi_level=state.fermi_level,
+        concentrations=np.array(state.concentrations) / cells,
+        electrons=state.electrons / cells,
+        holes=state.holes / cells,
     )

@@ -4,8 +4,9 @@ from ase import Atoms
 from ase.build import bulk
 from gpaw_settings import tiny_pw
 
-from asr.recipes.defectformation import composition_change
+from asr.recipes.defectformation import composition_change, neutral_defects
 from asr.recipes.defectformation import main as defectformation
+from asr.recipes.gs import main as groundstate
 
 EMT = {"name": "emt"}
 TINY = tiny_pw([2, 2, 2], convergence={"bands": "occupied"}, nbands=-2)
@@ -44,6 +45,36 @@ def test_cu3au_vacancies_and_antisites_with_emt(store, tmp_path):
     assert result.supercell == (2, 2, 2)
     (figure,) = result.figures(tmp_path)
     assert figure.read_bytes().startswith(b"\x89PNG")
+    assert result.charge_states == (0,) and result.fermi_level is None
+    assert result.charged_formation_energies[:, 0] == pytest.approx(
+        result.formation_energies
+    )
+
+
+def test_version_1_records_migrate_to_the_neutral_state(store):
+    from dataclasses import replace
+
+    record = defectformation(
+        cu3au(), EMT, supercell=(1, 1, 1), relax=False, antisites=False
+    )
+    arguments = dict(record.arguments)
+    del arguments["charge_states"], arguments["temperature"]
+    result = replace(
+        record.result, charged_energies=None, charged_formation_energies=None
+    )
+    migrated = neutral_defects(replace(record, version=1, arguments=arguments))
+    migrated = neutral_defects(
+        replace(record, version=1, arguments=arguments, result=result)
+    )
+    assert migrated.version == 2 and migrated.arguments == record.arguments
+    assert migrated.result.charged_formation_energies == pytest.approx(
+        record.result.charged_formation_energies
+    )
+
+
+def test_charged_defects_need_gpaw(store):
+    with pytest.raises(ValueError, match="GPAW"):
+        defectformation(cu3au(), EMT, supercell=(1, 1, 1), charge_states=(0, 1))
 
 
 def test_given_chemical_potentials_are_used(store):
@@ -75,7 +106,7 @@ def test_elements_without_a_solid_need_a_chemical_potential(store):
 
 
 @pytest.mark.gpaw
-def test_silicon_vacancy_from_groundstate_energies(store):
+def test_silicon_vacancy_neutral_and_positive(store, tmp_path):
     si = bulk("Si")
     result = defectformation(
         si,
@@ -84,6 +115,7 @@ def test_silicon_vacancy_from_groundstate_energies(store):
         antisites=False,
         relax=False,
         chemical_potentials={"Si": 0.0},
+        charge_states=(0, 1),
     ).result
     assert result.names == ["v_Si"]
     # With μ = 0 the formation energy is the energy of the missing bonds
@@ -92,3 +124,33 @@ def test_silicon_vacancy_from_groundstate_energies(store):
         result.defect_energies[0] - result.pristine_energy
     )
     assert result.formation_energies[0] > 0
+    # The +1 state is GPAW's ground state with charge=1 (a cache hit), not
+    # the neutral one.
+    e0, e1 = result.charged_energies[0]
+    vacancy = si.copy()
+    del vacancy[0]
+    positive = groundstate(vacancy, {**TINY, "charge": 1}).result
+    assert e1 == positive.energy
+    assert (
+        abs(e1 - e0) > 1e-3
+        and positive.efermi < groundstate(vacancy, TINY).result.efermi
+    )
+    # Brought to the VBM (E_F = 0):
+    assert result.charged_formation_energies[0, 1] == pytest.approx(
+        e1 - result.pristine_energy + result.vbm
+    )
+    assert result.gap > 0
+    for name, q, q2, level in result.transition_levels:
+        assert (name, q, q2) == ("v_Si", 1, 0)
+        assert level == pytest.approx(
+            np.subtract(*result.charged_formation_energies[0])
+        )
+    # The self-consistent Fermi level: no net charge (per unit cell).
+    (c0, c1) = result.concentrations[0]
+    assert c1 + result.holes == pytest.approx(result.electrons, rel=1e-4)
+    assert -0.5 < result.fermi_level < result.gap + 0.5
+    figures = result.figures(tmp_path)
+    assert [f.name for f in figures] == [
+        "defectformation.png",
+        "defectformation-charged.png",
+    ]

@@ -171,3 +171,27 @@ def test_defects_inequivalent_sites_and_errors(store):
         defects(mx2("MoS2", vacuum=7.5), supercell=(2, 2, 2))
     with pytest.raises(ValueError, match="positive integers"):
         defects(bulk("Si"), supercell=(2, 0, 2))
+
+
+def test_defects_charge_states_and_version_0_migration(store):
+    from dataclasses import replace
+
+    from asr.recipes.setup.defects import neutral_only
+
+    si = bulk("Si")
+    neutral = defects(si, supercell=(1, 1, 1), antisites=False)
+    assert neutral.result.charge_states == (0,)
+    charged = defects(si, supercell=(1, 1, 1), charge_states=(1, -1, 0, 1)).result
+    assert charged.charge_states == (-1, 0, 1)  # distinct, ascending
+    for bad in [(1, 2), (0, 0.5)]:
+        with pytest.raises(ValueError, match="including 0"):
+            defects(si, supercell=(1, 1, 1), charge_states=bad)
+    # A version 0 Record (no charge_states) migrates to the neutral default,
+    # whose call it then is: its arguments gain charge_states=(0,).
+    old_arguments = dict(neutral.arguments)
+    del old_arguments["charge_states"]
+    old = replace(neutral, version=0, arguments=old_arguments)
+    migrated = neutral_only(old)
+    assert migrated.version == 1
+    assert migrated.arguments == neutral.arguments
+    assert defects.terms(migrated.arguments) == defects.terms(neutral.arguments)

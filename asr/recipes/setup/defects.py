@@ -6,6 +6,15 @@ the structure, an antisite ``Y_X`` (Y on the site of X). When an element has
 several inequivalent sites they are numbered: ``v_O1``, ``v_O2``. The default
 supercell repeats the cell along its periodic axes until each lattice vector
 is at least 8 Å long (in-plane only for a 2D material).
+
+`charge_states` are the net charges (in units of e: +1 is one electron
+removed) each defect is to be computed in by `asr.defectformation`. The
+structures do not depend on them. The default is the neutral state alone:
+each further state is a full supercell calculation, and without an
+electrostatic finite-size correction charged formation energies in small
+supercells carry errors of tenths of an eV. The C2DB defect project
+(Bertoldo et al., npj Comput. Mater. 8, 56 (2022)) asks for -2..+2, i.e.
+``charge_states=(-2, -1, 0, 1, 2)``.
 """
 
 from __future__ import annotations
@@ -13,6 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 from ase import Atoms
@@ -20,6 +30,7 @@ from ase.data import covalent_radii
 from ase.data.colors import jmol_colors
 
 from asr.core import Result, instruction, key
+from asr.core.migration import Migration, MigrationSelector, Selector
 from asr.recipes.common import check_2d
 
 MIN_LENGTH = 8.0  # Å: shortest lattice vector of the default supercell
@@ -33,6 +44,10 @@ class DefectsResult(Result):
     sites: np.ndarray = field(metadata=key("Index of each defect's site in pristine"))
     pristine: Atoms = field(metadata=key("Supercell without defects"))
     supercell: tuple = field(metadata=key("Repetitions of the input cell"))
+    charge_states: tuple = field(
+        default=(0,),
+        metadata=key("Net charges to compute every defect in, ascending", "e"),
+    )
 
     def figures(self, folder: Path) -> list[Path]:
         from matplotlib.figure import Figure
@@ -90,8 +105,8 @@ def default_supercell(atoms: Atoms, min_length: float = MIN_LENGTH) -> tuple:
     )
 
 
-def site_orbits(atoms: Atoms, symprec: float) -> list[int]:
-    """One representative atom index per symmetry-inequivalent site."""
+def equivalent_atoms(atoms: Atoms, symprec: float) -> list[int]:
+    """For each atom the representative of its symmetry orbit (spglib)."""
     import spglib  # imported when used: keeps `asr list` quick
 
     if atoms.cell.rank == 3:
@@ -100,8 +115,19 @@ def site_orbits(atoms: Atoms, symprec: float) -> list[int]:
             symprec=symprec,
         )
         if dataset is not None:
-            return sorted(set(int(i) for i in dataset.equivalent_atoms))
+            return [int(i) for i in dataset.equivalent_atoms]
     return list(range(len(atoms)))
+
+
+def site_orbits(atoms: Atoms, symprec: float) -> list[int]:
+    """One representative atom index per symmetry-inequivalent site."""
+    return sorted(set(equivalent_atoms(atoms, symprec)))
+
+
+def orbit_size(atoms: Atoms, site: int, symprec: float = 1e-3) -> int:
+    """Number of atoms of `atoms` equivalent to `site`: sites per cell."""
+    orbits = equivalent_atoms(atoms, symprec)
+    return orbits.count(orbits[site])
 
 
 def defect_names(atoms: Atoms, sites: list[int]) -> list[tuple[str, int, str | None]]:
@@ -120,15 +146,48 @@ def defect_names(atoms: Atoms, sites: list[int]) -> list[tuple[str, int, str | N
     return defects
 
 
-@instruction("asr.setup.defects", version=0)
+def checked_charges(charge_states) -> tuple[int, ...]:
+    """Distinct integer charges in ascending order, the neutral one among them."""
+    charges = tuple(sorted(set(charge_states)))
+    if not all(isinstance(q, (int, np.integer)) for q in charges) or 0 not in charges:
+        raise ValueError(
+            f"charge_states must be integers including 0, not {charge_states}: "
+            "the neutral state is every defect's reference"
+        )
+    return tuple(int(q) for q in charges)
+
+
+def neutral_only(record):
+    """Version 0 knew neutral defects only: its calls were charge_states=(0,)."""
+    # Its Result decodes with the key's default, charge_states=(0,).
+    record.arguments = {**record.arguments, "charge_states": (0,)}
+    record.version = 1
+    return record
+
+
+MIGRATIONS = [
+    MigrationSelector(
+        Selector(name="asr.setup.defects", version=0),
+        Migration("asr.setup.defects:0-1", "Neutral charge state only", neutral_only),
+    )
+]
+
+
+@instruction("asr.setup.defects", version=1, migrations=MIGRATIONS)
 def main(
     atoms: Atoms,
     supercell: tuple[int, int, int] | None = None,
     vacancies: bool = True,
     antisites: bool = True,
     symprec: float = 1e-3,
+    charge_states: Annotated[tuple[int, ...], "e"] = (0,),
 ) -> DefectsResult:
-    """Vacancies and antisites of `atoms` in a `supercell` (default ≥ 8 Å)."""
+    """Vacancies and antisites of `atoms` in a `supercell` (default ≥ 8 Å).
+
+    `charge_states` (units of e, must include 0) are recorded for
+    `asr.defectformation`; the structures are the same for all of them.
+    """
+    charges = checked_charges(charge_states)
     if len(atoms) == 0:
         raise ValueError("cannot make defects in a structure without atoms")
     check_2d(atoms)
@@ -168,4 +227,5 @@ def main(
         sites=np.array(sites, dtype=int),
         pristine=pristine,
         supercell=tuple(int(n) for n in supercell),
+        charge_states=charges,
     )
