@@ -13,6 +13,22 @@ E_afm - E_fm = J S² n, where n counts, over the magnetic atoms of the cell,
 their nearest magnetic neighbours with the opposite moment in the
 antiferromagnetic state, and S = m/2 is the spin of one atom from its moment
 m (μB) in the ferromagnetic state. So J = (E_afm - E_fm) / (n S²).
+
+Spin-orbit coupling adds, as in the C2DB (Torelli & Olsen, 2D Mater. 6,
+015028 (2019); Olsen, MRS Commun. 9, 1142 (2019)), a single-ion anisotropy
+A and an anisotropic exchange λ:
+
+    E = E₀ - ½ Σ_{i≠j} (J S_i · S_j + λ S_i^z S_j^z) - Σ_i A (S_i^z)²
+
+Both follow from the spin-orbit energies of the fm and afm states with the
+spins along z and in the plane (the mean of x and y), by the magnetic force
+theorem (`asr.magnetic_anisotropy`'s `soc_energies`), see
+`anisotropy_parameters`. A, λ > 0 favour spins along z. They open the gap
+of the spin waves, Δ = A(2S - 1) + λ S N_nn, without which a 2D magnet has
+no order at finite temperature (Mermin-Wagner). For a 2D ferromagnet on a
+honeycomb, square or triangular lattice the Curie temperature is estimated
+from Torelli & Olsen's fit to Monte Carlo simulations of this model,
+T_C = T_C^Ising f(Δ/J), see `curie_temperature`.
 """
 
 from __future__ import annotations
@@ -20,19 +36,29 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from ase import Atoms
+from ase import Atoms, units
 
 from asr.core import Result, instruction, key
 
-from .common import DEFAULT_GPAW
+from .common import DEFAULT_GPAW, dimensionality
 from .gs import main as groundstate
 from .setup.magnetize import magnetic_atoms
 from .setup.magnetize import main as magnetize
+from .spinaxis import soc_energies
 
 # Moments (μB) below this count as zero: a collapsed magnetic state.
 MOMENT_THRESHOLD = 0.1
 # Neighbours up to this factor times the nearest distance count as nearest.
 NEIGHBOUR_TOLERANCE = 1.05
+# Boltzmann's constant in meV/K.
+KB = 1000 * units.kB
+# Critical temperatures of the 2D Ising model with spins ±1 and
+# H = -½ Σ_{i≠j} J σ_i σ_j, in J/k_B, by the number of nearest neighbours:
+# honeycomb 2/ln(2 + √3), square 2/ln(1 + √2), triangular 4/ln 3 (Onsager and
+# after); Torelli & Olsen's T̃_C^Ising rounded as there.
+ISING_TC = {3: 1.52, 4: 2.27, 6: 3.64}
+# The constant γ of Torelli & Olsen's fit f(x) = tanh^¼(6/N_nn ln(1 + γx)).
+GAMMA_FIT = 0.033
 
 
 @dataclass
@@ -78,6 +104,48 @@ class ExchangeResult(Result):
     magnetic_ground_state: str = field(
         metadata=key("The lower of the two states: 'fm' or 'afm'", database=True)
     )
+    A: float = field(
+        metadata=key(
+            "Single-ion anisotropy A (-Σ A (S_i^z)²; A > 0: spins along z)",
+            "meV",
+            database=True,
+        )
+    )
+    lam: float = field(
+        metadata=key(
+            "Anisotropic exchange λ (-½ Σ λ S_i^z S_j^z; λ > 0: spins along z)",
+            "meV",
+            database=True,
+        )
+    )
+    spin_wave_gap: float = field(
+        metadata=key(
+            "Spin-wave gap Δ = A(2S - 1) + λ S N_nn of the fm state (< 0: easy plane)",
+            "meV",
+            database=True,
+        )
+    )
+    T_C: float | None = field(
+        metadata=key(
+            "Curie temperature of the model (Torelli & Olsen's fit; None when "
+            "it does not apply: not a 2D ferromagnet on a honeycomb, square or "
+            "triangular lattice)",
+            "K",
+            database=True,
+        )
+    )
+    soc_energies_fm: np.ndarray = field(
+        metadata=key(
+            "Spin-orbit energies of the fm state, spins along x, y, z, per cell",
+            "meV",
+        )
+    )
+    soc_energies_afm: np.ndarray = field(
+        metadata=key(
+            "Spin-orbit energies of the afm state, spins along x, y, z, per cell",
+            "meV",
+        )
+    )
 
 
 def nearest_magnetic_neighbours(
@@ -118,11 +186,54 @@ def check_state(name: str, magmoms: np.ndarray, expected: np.ndarray) -> None:
         )
 
 
-@instruction("asr.exchange", version=0, packages=("gpaw",))
+def anisotropy_parameters(
+    dE_fm: float, dE_afm: float, spin: float, n_afm: float, n_fm: float
+) -> tuple[float, float]:
+    """(A, λ) from the in-plane-minus-z energies per magnetic atom (any unit).
+
+    `dE_fm` and `dE_afm` are E(spins in plane) - E(spins along z) of the fm
+    and afm states; each magnetic atom has `n_afm` nearest neighbours of
+    opposite and `n_fm` of the same moment in the afm state. With the spins
+    along z a spin S has ⟨(S^z)²⟩ = S², in the plane S/2, so the model gives
+    dE = A S(2S - 1)/2 + ½ λ S² (n_fm ± n_afm) (+ for fm, - for afm). A spin
+    ½ has no single-ion anisotropy: A = 0 when S rounds to ½ or less.
+    """
+    lam = (dE_fm - dE_afm) / (n_afm * spin**2)
+    if round(2 * spin) <= 1:
+        return 0.0, lam
+    ratio = n_fm / n_afm
+    single_ion = dE_fm * (1 - ratio) + dE_afm * (1 + ratio)
+    return single_ion / ((2 * spin - 1) * spin), lam
+
+
+def spin_wave_gap(A: float, lam: float, spin: float, n_nn: int) -> float:
+    """Δ = A(2S - 1) + λ S N_nn: the gap of the fm spin waves (unit of A, λ)."""
+    return A * (2 * spin - 1) + lam * spin * n_nn
+
+
+def curie_temperature(J: float, gap: float, spin: float, n_nn: int) -> float:
+    """T_C (K) of a 2D ferromagnet from J and Δ (meV) and the spin S.
+
+    Torelli & Olsen's fit: T_C = S² J T̃_C^Ising / k_B · f(Δ/J) with
+    f(x) = tanh^¼(6/N_nn ln(1 + γx)), γ = 0.033; zero without a gap (an easy
+    plane). Only for the honeycomb, square and triangular lattices (N_nn 3,
+    4, 6) the fit was made for.
+    """
+    if n_nn not in ISING_TC:
+        raise ValueError(f"no Ising critical temperature for {n_nn} neighbours")
+    if J <= 0 or gap <= 0:
+        return 0.0
+    fit = np.tanh(6 / n_nn * np.log(1 + GAMMA_FIT * gap / J)) ** 0.25
+    return float(spin**2 * J * ISING_TC[n_nn] / KB * fit)
+
+
+@instruction("asr.exchange", version=1, packages=("gpaw",))
 def main(
     atoms: Atoms, calculator: dict = DEFAULT_GPAW, moment: float = 3.0
 ) -> ExchangeResult:
-    """Exchange coupling J from the fm and afm states; `moment` starts them (μB)."""
+    """J, A, λ and T_C from the fm and afm states; `moment` starts them (μB)."""
+    from gpaw import GPAW
+
     magnetic = magnetic_atoms(atoms)
     # Both starting states first: a cell unfit for afm fails before any GPAW.
     starts = {s: magnetize(atoms, state=s, moment=moment).result for s in ("fm", "afm")}
@@ -147,10 +258,27 @@ def main(
     spin = float(np.mean(np.abs(np.asarray(gs_fm.magmoms)[magnetic]))) / 2
     difference = gs_afm.energy - gs_fm.energy
     coupling = difference / (antiparallel * spin**2)
+
+    soc = {
+        state: soc_energies(GPAW(gs.gpw.path, txt=None))
+        for state, (gs, _) in states.items()
+    }
+    # E(in plane) - E(z) per magnetic atom (meV): the plane is x and y.
+    dE = {
+        state: ((e["x"] + e["y"]) / 2 - e["z"]) / len(magnetic)
+        for state, e in soc.items()
+    }
+    n_nn = len(neighbours[magnetic[0]])
+    n_afm = antiparallel / len(magnetic)
+    A, lam = anisotropy_parameters(dE["fm"], dE["afm"], spin, n_afm, n_nn - n_afm)
+    gap = spin_wave_gap(A, lam, spin, n_nn)
+    T_C = None
+    if difference > 0 and dimensionality(atoms) == 2 and n_nn in ISING_TC:
+        T_C = curie_temperature(1000 * coupling, gap, spin, n_nn)
     return ExchangeResult(
         J=1000 * coupling,
         spin=spin,
-        N_nn=len(neighbours[magnetic[0]]),
+        N_nn=n_nn,
         antiparallel_bonds=antiparallel,
         energy_fm=float(gs_fm.energy),
         energy_afm=float(gs_afm.energy),
@@ -158,4 +286,10 @@ def main(
         magmoms_fm=np.asarray(gs_fm.magmoms, dtype=float),
         magmoms_afm=np.asarray(gs_afm.magmoms, dtype=float),
         magnetic_ground_state="fm" if difference > 0 else "afm",
+        A=float(A),
+        lam=float(lam),
+        spin_wave_gap=float(gap),
+        T_C=T_C,
+        soc_energies_fm=np.array([soc["fm"][a] for a in "xyz"]),
+        soc_energies_afm=np.array([soc["afm"][a] for a in "xyz"]),
     )

@@ -1,8 +1,13 @@
 import pytest
 from ase.build import bulk
 
+from asr.recipes.exchange import (
+    anisotropy_parameters,
+    curie_temperature,
+    nearest_magnetic_neighbours,
+    spin_wave_gap,
+)
 from asr.recipes.exchange import main as exchange
-from asr.recipes.exchange import nearest_magnetic_neighbours
 
 
 def test_bcc_neighbours_are_all_on_the_other_sublattice():
@@ -10,6 +15,40 @@ def test_bcc_neighbours_are_all_on_the_other_sublattice():
     neighbours = nearest_magnetic_neighbours(atoms, [0, 1])
     assert [len(neighbours[a]) for a in (0, 1)] == [8, 8]
     assert set(neighbours[0]) == {1} and set(neighbours[1]) == {0}
+
+
+def test_anisotropy_from_the_energies_of_a_honeycomb_model():
+    # S = 3/2, A = 0.1, λ = 0.05 meV; honeycomb afm: 3 antiparallel, 0 parallel.
+    # fm:  A S(2S-1)/2 + ½ λ S² (0 + 3) = 0.15 + 0.16875 = 0.31875
+    # afm: A S(2S-1)/2 + ½ λ S² (0 - 3) = 0.15 - 0.16875 = -0.01875
+    A, lam = anisotropy_parameters(0.31875, -0.01875, 1.5, 3, 0)
+    assert A == pytest.approx(0.1) and lam == pytest.approx(0.05)
+    # Triangular (stripes): 4 antiparallel, 2 parallel; S = 1, A = 0.2, λ = -0.1.
+    # fm:  0.2 * 1 * 1 / 2 + ½ (-0.1) (2 + 4) = 0.1 - 0.3 = -0.2
+    # afm: 0.1 + ½ (-0.1) (2 - 4) = 0.1 + 0.1 = 0.2
+    A, lam = anisotropy_parameters(-0.2, 0.2, 1.0, 4, 2)
+    assert A == pytest.approx(0.2) and lam == pytest.approx(-0.1)
+
+
+def test_a_spin_half_has_no_single_ion_anisotropy():
+    # λ = (0.1 - (-0.1)) / (2 · ¼) = 0.4; A undefined for S = ½: zero.
+    assert anisotropy_parameters(0.1, -0.1, 0.5, 2, 2) == (0.0, pytest.approx(0.4))
+
+
+def test_spin_wave_gap_and_curie_temperature_of_a_cri3_like_magnet():
+    # Δ = 0.1 (2 · 1.5 - 1) + 0.05 · 1.5 · 3 = 0.2 + 0.225 = 0.425 meV
+    gap = spin_wave_gap(0.1, 0.05, 1.5, 3)
+    assert gap == pytest.approx(0.425)
+    # T_C^Ising = S² J 1.52 / k_B = 2.25 · 2 · 1.52 / 0.0861733 = 79.375 K;
+    # f = tanh(6/3 ln(1 + 0.033 · 0.425/2))^¼ = tanh(0.013976)^¼ = 0.34383
+    assert curie_temperature(2.0, gap, 1.5, 3) == pytest.approx(27.29, abs=0.01)
+    # More neighbours, a larger Ising T_C: square 2.27, triangular 3.64.
+    assert curie_temperature(2.0, gap, 1.5, 4) > curie_temperature(2.0, gap, 1.5, 3)
+    # No gap (an easy plane) or no ferromagnetic coupling: no order.
+    assert curie_temperature(2.0, -0.1, 1.5, 3) == 0.0
+    assert curie_temperature(-2.0, gap, 1.5, 3) == 0.0
+    with pytest.raises(ValueError, match="8 neighbours"):
+        curie_temperature(2.0, gap, 1.5, 8)
 
 
 def test_one_magnetic_atom_cannot_be_antiferromagnetic(store):
@@ -39,5 +78,15 @@ def test_iron_is_ferromagnetic(store):
     assert 0.9 < result.spin < 1.2
     assert 200 < result.dE_afm_fm < 600
     assert 20 < result.J < 80
+    # Cubic: spins along x, y and z cost nearly the same (bcc iron's
+    # anisotropy is ~1 μeV per atom; this grid adds a few μeV of noise), and
+    # a bulk magnet is outside the 2D fit for T_C.
+    for energies in (result.soc_energies_fm, result.soc_energies_afm):
+        assert energies == pytest.approx(energies[2], abs=0.01)
+    assert abs(result.A) < 0.01 and abs(result.lam) < 0.01
+    assert result.spin_wave_gap == pytest.approx(
+        spin_wave_gap(result.A, result.lam, result.spin, 8)
+    )
+    assert result.T_C is None
     # Two magnetisations and two ground states behind it.
     assert len(record.dependencies) == 4

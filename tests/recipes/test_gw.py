@@ -51,3 +51,36 @@ def test_silicon_g0w0_opens_the_gap(store, tmp_path):
     assert 0.0 < result.gap_gw - result.gap_gw_soc < 0.1
     (figure,) = result.figures(tmp_path)
     assert figure.read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.gpaw
+@pytest.mark.slow
+def test_silicon_g0w0_band_structure(store, tmp_path):
+    from asr.recipes.gs import band_edges
+    from asr.recipes.gw_bandstructure import main as gw_bandstructure
+
+    settings = {
+        "kpts": {"size": [2, 2, 2], "gamma": True},
+        "ecut": 50.0,
+        "ecut_extrapolation": False,
+        "ppa": True,
+        "valence_bands": 2,
+        "conduction_bands": 2,
+    }
+    result = gw_bandstructure(bulk("Si"), TINY, npoints=30, **settings).result
+    gw_result = gw(bulk("Si"), TINY, **settings).result
+    assert result.method == "G0W0" and result.bands == [2, 6]
+    assert result.energies.shape == result.energies_dft.shape == (1, 30, 4)
+    # At Γ (first path point, on the grid) the corrections are asr.gw's own,
+    # with its empirical Z.
+    gamma = gw_result.eigenvalues_gw[0, 0] - gw_result.eigenvalues_dft[0, 0]
+    assert result.energies[0, 0] - result.energies_dft[0, 0] == pytest.approx(
+        gamma, abs=1e-6
+    )
+    # The gap along the path opens as asr.gw's does.
+    pbe = band_edges(result.energies_dft, result.efermi, result.path["kpts"])
+    assert result.gap > pbe.gap + 0.2
+    assert result.vbm < result.efermi < result.cbm
+    (figure,) = result.figures(tmp_path)
+    assert figure.name == "g0w0-bandstructure.png"
+    assert figure.read_bytes().startswith(b"\x89PNG")
