@@ -416,8 +416,9 @@ def main(
 
     `magnetic`: None starts a structure without initial moments
     ferromagnetic and keeps the spin-paired ground state when the moments
-    vanish (`asr.recipes.magnetism`); True keeps the spin-polarized one;
-    False computes spin-paired.
+    vanish, and computes one with zero moments (as `asr.relax` leaves a
+    non-magnetic structure) spin-paired at once (`asr.recipes.magnetism`);
+    True keeps the spin-polarized one; False computes spin-paired.
     """
     check_2d(atoms)
     dim = dimensionality(atoms)

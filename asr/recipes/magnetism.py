@@ -5,6 +5,12 @@ on every atom), so a magnet is found as one; when the moments vanish (below
 `MAGMOM_THRESHOLD` in total and on every atom) the material is non-magnetic
 and its spin-paired calculation is the one kept. `magnetic` overrides this:
 True keeps the spin-polarized calculation, False never polarizes the spins.
+
+A structure that carries moments keeps them; moments that are all zero
+(`atoms.set_initial_magnetic_moments(0)`, `asr.setup.magnetize` with "nm",
+or a relaxation that found the material non-magnetic) say the material is
+non-magnetic, so it is computed spin-paired at once: the ground state after a
+relaxation does not probe again what the relaxation found.
 """
 
 from __future__ import annotations
@@ -26,14 +32,17 @@ def starting_moments(
 ) -> np.ndarray | None:
     """The initial moments of a calculation of `atoms` (None: spin-paired).
 
-    Moments the atoms carry are kept; only GPAW calculations are started
-    ferromagnetic (other calculators know no spins).
+    Moments the atoms carry are kept (all zero: spin-paired, unless
+    `magnetic` is True); only GPAW calculations are started ferromagnetic
+    (other calculators know no spins).
     """
     if magnetic is False:
         return None
     given = atoms.get_initial_magnetic_moments()
     if np.abs(given).max(initial=0.0) > 0.0:
         return given
+    if atoms.has("initial_magmoms") and magnetic is None:
+        return None  # all zero: known to be non-magnetic
     if spec.get("name", "").lower() != "gpaw":
         return None
     return np.full(len(atoms), FERROMAGNETIC_START)

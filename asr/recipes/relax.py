@@ -327,8 +327,9 @@ def main(
                 "The initial magnetic moments vanished: the relaxed structure is "
                 "non-magnetic (nm) and its initial moments were set to zero."
             )
-        if relaxed.has("initial_magmoms"):
-            relaxed.set_initial_magnetic_moments(None)
+        # Zero moments tell asr.gs and the rest that the spins were looked at
+        # (or ruled out) here: they compute spin-paired without probing again.
+        relaxed.set_initial_magnetic_moments(np.zeros(len(relaxed)))
     elif magmoms is not None:
         relaxed.set_initial_magnetic_moments(magmoms)
     cellpar = relaxed.cell.cellpar()

@@ -175,6 +175,8 @@ def test_vanishing_magnetic_moments_are_reported(store):
     assert result.magstate == "nm"
     assert "non-magnetic" in result.note
     assert abs(result.magmom) < 0.1
+    # Zero moments, not none: asr.gs computes it spin-paired without probing.
+    assert result.atoms.has("initial_magmoms")
     assert not result.atoms.get_initial_magnetic_moments().any()
 
 
