@@ -26,6 +26,10 @@ meshes are multiples of 3 so that they hold K), 6x6x6 for Si and GaAs,
 12x12x12 for Fe and Ni, 6x6 for CrI3, 15 Å of vacuum. The 2D structures are
 ideal layers close to the PBE ones and are not relaxed; Si and GaAs are.
 
+Slow rows (`--slow`): CrI3 (eight atoms, spin-polarized, its easy axis from
+spin-orbit energies along x, y and z) and the MoS2 exciton A/B splitting
+from BSE (blocked: see `BSE_WITHOUT_SOC`).
+
 Tolerances, and why they are what they are:
 - Band gaps and splittings of the layers: the reduced cutoff moves them by
   ~0.01 eV; the unrelaxed lattice constants move the gaps by up to ~0.05 eV
@@ -477,8 +481,9 @@ ROWS = [
         0.1,
         mosse_vacuum_step,
     ),
-    Row("CrI3", "moment per Cr", "μB", 3.0, "Huang2017", 0.15, cri3_moment),
-    Row("CrI3", "easy axis", "", "z", "Lado2017", 0.0, cri3_easy_axis),
+    # CrI3: 8 heavy atoms, spin-polarized, three SOC directions: CPU minutes.
+    Row("CrI3", "moment per Cr", "μB", 3.0, "Huang2017", 0.15, cri3_moment, slow=True),
+    Row("CrI3", "easy axis", "", "z", "Lado2017", 0.0, cri3_easy_axis, slow=True),
     Row("Si", "lattice constant", "Å", 5.47, "HTB2009", 0.02, si_lattice),
     Row("GaAs", "lattice constant", "Å", 5.76, "HTB2009", 0.04, gaas_lattice),
     Row("Si", "PBE gap (indirect)", "eV", 0.58, "Borlido2019", 0.1, si_gap),
@@ -619,6 +624,8 @@ def main() -> int:
     parser.add_argument("--ecut", type=float, default=Settings.ecut, help="eV")
     parser.add_argument("--store", type=Path, help="keep the Records in this folder")
     args = parser.parse_args()
+    unknown = {row.source for row in ROWS} - SOURCES.keys()
+    assert not unknown, f"rows cite sources not in SOURCES: {unknown}"
     settings = Settings(ecut=args.ecut)
     rows = ROWS
     if args.only:
