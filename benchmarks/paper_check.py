@@ -186,19 +186,23 @@ def cri3(s: Settings):
     a, height, x = 6.95, 1.56, 0.35
     c = s.vacuum + 2 * height
     dz = height / c
-    fractional = [
-        (1 / 3, 2 / 3, 0),
-        (2 / 3, 1 / 3, 0),
-        (x, 0, dz),
-        (0, x, dz),
-        (-x, -x, dz),
-        (-x, 0, -dz),
-        (0, -x, -dz),
-        (x, x, -dz),
-    ]
+    fractional = np.array(
+        [
+            (1 / 3, 2 / 3, 0),
+            (2 / 3, 1 / 3, 0),
+            (x, 0, dz),
+            (0, x, dz),
+            (-x, -x, dz),
+            (-x, 0, -dz),
+            (0, -x, -dz),
+            (x, x, -dz),
+        ]
+    )
+    fractional[:, :2] %= 1  # in the cell; the layer in the middle of the vacuum
+    fractional[:, 2] += 0.5
     return Atoms(
         "Cr2I6",
-        scaled_positions=np.array(fractional) % 1 + [0, 0, 0.5],
+        scaled_positions=fractional,
         cell=[[a, 0, 0], [-a / 2, a * np.sqrt(3) / 2, 0], [0, 0, c]],
         pbc=[True, True, False],
     )
