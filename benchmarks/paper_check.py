@@ -174,8 +174,10 @@ def mosse(s: Settings):
     h_s = np.sqrt(2.42**2 - in_plane**2)
     h_se = np.sqrt(2.54**2 - in_plane**2)
     atoms = mx2("MoS2", a=a, thickness=h_s + h_se, vacuum=s.vacuum / 2)
-    top = int(np.argmax(atoms.positions[:, 2]))
+    bottom, top = np.argsort(atoms.positions[:, 2])[[0, -1]]
     atoms[top].symbol = "Se"
+    atoms.positions[top, 2] = atoms.positions[bottom, 2] + h_s + h_se
+    atoms.positions[0, 2] = atoms.positions[bottom, 2] + h_s  # Mo
     return atoms
 
 
