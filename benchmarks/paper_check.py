@@ -14,7 +14,8 @@ splitting use one ground state), and with `--store DIR` a second run finds
 every Record and takes seconds: the table is also a check of the cache.
 
 Each row is a small function computing one value. The table prints value,
-reference, deviation, tolerance, the settings used and the wall time; the
+reference, deviation, tolerance, the settings used and the wall time of
+this run (seconds when the Records were there already); the
 exit status is 1 when a row leaves its tolerance (or fails to compute).
 Blocked rows (a recipe defect stands in the way, the reason is printed)
 are skipped unless `--blocked` is given.
@@ -69,6 +70,7 @@ from pathlib import Path
 
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -582,7 +584,7 @@ def cells(o: Outcome) -> list[str]:
     ran = o.computed is not None or o.status == "ERROR"
     return [
         r.material,
-        f"{r.quantity} [{r.unit}]" if r.unit else r.quantity,
+        escape(f"{r.quantity} [{r.unit}]" if r.unit else r.quantity),
         value,
         r.reference if text else number(r.reference, r.unit),
         deviation,
