@@ -72,6 +72,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/workflow.py
 	$(PY) benchmarks/mpi.py
 	$(PY) benchmarks/transfer.py
+	OMP_NUM_THREADS=1 $(PY) benchmarks/paper_check.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check asr tests benchmarks
