@@ -38,7 +38,7 @@ import numpy as np
 
 from . import codec, tables
 from .errors import StoreError
-from .files import _open_exclusive, _tmp_name, _write_all, is_tmp, write_atomic
+from .files import _open_exclusive, _tmp_name, _write_all, write_atomic
 from .ids import digest
 from .objects import decode_object
 
@@ -65,14 +65,6 @@ class Listing:
         return {"packs": self.packs, "refs": self.refs, "index": self.index}
 
 
-def _tables_in(folder: Path) -> list[str]:
-    try:
-        names = os.listdir(folder)
-    except FileNotFoundError:
-        return []
-    return [n for n in names if n.endswith(tables.SUFFIX) and not is_tmp(n)]
-
-
 def _made_order(folder: Path, names: list[str]) -> list[str]:
     def made(name: str) -> tuple[int, str]:
         try:
@@ -86,9 +78,9 @@ def _made_order(folder: Path, names: list[str]) -> list[str]:
 def listing(store) -> Listing:
     """The sender's packs (oldest first), packed refs and index segments."""
     return Listing(
-        _made_order(store.pack_dir, _tables_in(store.pack_dir)),
-        sorted(_tables_in(store.refs_dir / "packed")),
-        sorted(_tables_in(store.index_dir / "packed")),
+        _made_order(store.pack_dir, tables.names_in(store.pack_dir)),
+        sorted(tables.names_in(store.refs_dir / "packed")),
+        sorted(tables.names_in(store.index_dir / "packed")),
     )
 
 

@@ -14,13 +14,12 @@ negotiation. Ten new Records in a store of 10^5 cost ten rows, not 10^5.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from . import tables
-from .files import is_tmp, read_bytes, remove, write_atomic
+from .files import read_bytes, remove, write_atomic
 from .ids import ObjectId, Uid
 from .transfer import Heads, TransferError
 
@@ -38,7 +37,7 @@ def ref_listing(store, known: list[str]) -> dict:
     # a ref `gc` packs meanwhile is then in the rest or in a table listed after
     folder = store.refs_dir / "packed"
     names, data = [], {}
-    for name in sorted(_tables_in(folder)):
+    for name in sorted(tables.names_in(folder)):
         if name not in known:
             try:
                 data[name] = read_bytes(folder / name)
@@ -59,14 +58,6 @@ def _untabled_uids(store) -> set[str]:
     return uids
 
 
-def _tables_in(folder: Path) -> list[str]:
-    try:
-        names = os.listdir(folder)
-    except FileNotFoundError:
-        return []
-    return [n for n in names if n.endswith(tables.SUFFIX) and not is_tmp(n)]
-
-
 # -- the receiver ------------------------------------------------------------
 
 
@@ -78,7 +69,7 @@ class RefCache:
         self._loaded: dict[str, tables.Table] = {}
 
     def names(self) -> list[str]:
-        return sorted(_tables_in(self.folder))
+        return sorted(tables.names_in(self.folder))
 
     def add(self, name: str, data: bytes) -> None:
         """Verify a table the remote sent (its name is its hash) and keep it."""

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import StoreError
-from .files import listdir, read_bytes, write_atomic
+from .files import is_tmp, listdir, read_bytes, write_atomic
 from .objects import decode_object, encode_object
 
 SUFFIX = ".table"
@@ -54,6 +54,11 @@ class Table:
     @staticmethod
     def raw16(column: np.ndarray, row: int) -> bytes:
         return column[row].tobytes()
+
+
+def names_in(folder: Path) -> list[str]:
+    """The committed tables of `folder` (none while it is absent), unsorted."""
+    return [n for n in listdir(folder) if n.endswith(SUFFIX) and not is_tmp(n)]
 
 
 def _rows(keys: np.ndarray, key: bytes) -> range:
