@@ -10,7 +10,7 @@ given store (``<folder>/.asr``), from ``<folder>/gallery/<recipe>/``.
 
 The store is the cache: a second run finds every Record and computes
 nothing. `make docs` runs this after `make demo`, then draws every recipe
-page's figure from that one store. The numbers are not converged. The 18
+page's figure from that one store. The numbers are not converged. The 21
 runs take 2 minutes of CPU (9 measured on a busy 2-core machine; most of
 it the deformation potentials, the piezoelectric tensor and the Born
 charges: 3 to 13 ground states each).
@@ -214,6 +214,19 @@ def _convex_hull():
     return recipe("asr.convex_hull")(atoms, energy, [references])
 
 
+@case("asr.chc", "CuAu + Ag (EMT)")
+def _chc():
+    from ase import Atoms
+    from ase.calculators.emt import EMT
+
+    scaled = [(0, 0, 0), (0.5, 0.5, 0), (0.5, 0, 0.5), (0, 0.5, 0.5)]
+    atoms = Atoms("Cu2Au2", scaled_positions=scaled, cell=[3.87] * 3, pbc=True)
+    atoms.calc = EMT()
+    energy = float(atoms.get_potential_energy())
+    references = str(emt_references(Path("../references.db")).resolve())
+    return recipe("asr.chc")(atoms, energy, [references], reactant="Ag")
+
+
 @case("asr.fere", "Cu-Au alloys (EMT)")
 def _fere():
     references = str(emt_references(Path("../references.db")).resolve())
@@ -276,6 +289,29 @@ def _gw():
         ppa=True,
         valence_bands=2,
         conduction_bands=2,
+    )
+
+
+@case("asr.hse_bandstructure", "Si")
+def _hse_bandstructure():  # the Records of asr.hse above: found in the store
+    kpts = {"size": [2, 2, 2], "gamma": True}
+    return recipe("asr.hse_bandstructure")(
+        silicon(), pw([2, 2, 2], **EMPTY), kpts=kpts, empty_bands=4, npoints=60
+    )
+
+
+@case("asr.gw_bandstructure", "Si")
+def _gw_bandstructure():  # the Records of asr.gw above: found in the store
+    return recipe("asr.gw_bandstructure")(
+        silicon(),
+        pw([2, 2, 2], **EMPTY),
+        kpts={"size": [2, 2, 2], "gamma": True},
+        ecut=50.0,
+        ecut_extrapolation=False,
+        ppa=True,
+        valence_bands=2,
+        conduction_bands=2,
+        npoints=60,
     )
 
 
