@@ -379,7 +379,10 @@ def _pending_twin(
             if not (path.name.startswith(prefix) and path.suffix == ".args"):
                 continue
             header = read_header(path)
-            if not header.get("pending"):
+            # A task of an older version of the instruction (ASR upgraded
+            # since) made another call: MyQueue may call it done, but its
+            # Record is not the one asked for now.
+            if not header.get("pending") or header.get("version") != instr.version:
                 continue
             try:
                 _, arguments, _ = collection.resolver.call(path)

@@ -166,21 +166,22 @@ TWIN = """
     def workflow():
         atoms = read("structure.json")
         strained = run("wfsteps:strain", atoms, factor=1.1)
-        run("wfsteps:nap", 6.0)
+        run("wfsteps:hold", "release")
         run("wfsteps:energy", strained.result)
 """
 
 
 def test_a_rerun_while_tasks_wait_submits_nothing_twice(tree):
-    # One core: the strain runs, then the long nap; the energy waits in the
-    # queue while a rerun of `mq workflow` already knows its input.
+    # One core: the strain runs, then the hold (until the test releases it);
+    # the energy waits in the queue while a rerun of `mq workflow` already
+    # knows its input.
     from wfhelpers import local_queue
 
     with local_queue(tree, cores=1) as mq:
         flow = write_flow(tree, TWIN)
         assert "3 tasks submitted" in mq("workflow", str(flow), "tree/Al/")
         strain = next(n for n in mq.states() if n.startswith("test.wf.strain"))
-        for _ in range(300):
+        for _ in range(1200):
             states = mq.states()
             if states[strain] == "done" and "queued" in states.values():
                 break
@@ -189,6 +190,7 @@ def test_a_rerun_while_tasks_wait_submits_nothing_twice(tree):
             pytest.fail(f"no moment with the strain done and a task queued: {states}")
         out = mq("workflow", str(flow), "tree/Al/")
         assert "submitted" not in out
+        (tree / "tree" / "Al" / "release").touch()
         mq.wait()
         assert sorted(mq.states().values()) == ["done"] * 3
 
@@ -278,3 +280,40 @@ def test_tasks_use_as_many_threads_as_they_have_cores(monkeypatch):
     assert thread_limits(8, 4)["OMP_NUM_THREADS"] == "2"
     monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the user's choice stays
     assert thread_limits(8, 1)["OMP_NUM_THREADS"] == "3"
+
+
+UPGRADE = """
+    from ase.io import read
+    from asr.workflow import run
+
+    def workflow():
+        strained = run("wfsteps:strain", read("structure.json"), factor=1.1)
+        run("wfsteps:versioned", strained.result)
+"""
+
+
+def test_an_upgraded_instruction_runs_again_after_its_pending_task(tree, monkeypatch):
+    # The second task is submitted while the strain is not done, so it is
+    # named after its Ref. After an upgrade (a new version of its
+    # instruction) that done task made another call: it must not be taken
+    # for the new one, or the workflow waits for a Record nothing makes.
+    from wfhelpers import local_queue
+
+    from asr.core import use_store
+    from asr.core.cache import all_records
+    from asr.store import open_store
+
+    version = tree / "version"
+    version.write_text("0")
+    monkeypatch.setenv("TEST_WF_VERSION_FILE", str(version))
+    with local_queue(tree, cores=1) as mq:
+        flow = write_flow(tree, UPGRADE)
+        assert "2 tasks submitted" in mq("workflow", str(flow), "tree/Al/")
+        mq.wait()
+        version.write_text("1")
+        out = mq("workflow", str(flow), "tree/Al/")
+        assert "1 task submitted" in out, out
+        mq.wait()
+    with use_store(open_store(tree)):
+        made = [r for r in all_records() if r.name == "test.wf.versioned"]
+    assert sorted(r.version for r in made) == [0, 1]

@@ -130,3 +130,28 @@ def killed() -> int:
     if cores < 2:
         os.kill(os.getpid(), signal.SIGKILL)
     return cores
+
+
+@instruction("test.wf.hold")
+def hold(path: str, timeout: float = 300.0) -> float:
+    """Wait until the file `path` exists (a test lets it go): a task that
+    runs exactly as long as the test needs, however loaded the machine."""
+    start = time.time()
+    while not Path(path).exists():
+        if time.time() - start > timeout:
+            raise TimeoutError(f"{path} did not appear within {timeout} s")
+        time.sleep(0.05)
+    return time.time() - start
+
+
+def _version() -> int:
+    """The version of test.wf.versioned: a test upgrades it between two runs
+    (every process imports this module afresh, so a file says which)."""
+    path = os.environ.get("TEST_WF_VERSION_FILE")
+    return int(Path(path).read_text()) if path else 0
+
+
+@instruction("test.wf.versioned", version=_version())
+def versioned(atoms: Atoms) -> int:
+    """The number of atoms, under a version number a test can change."""
+    return len(atoms)
