@@ -201,8 +201,8 @@ def _defectformation():
     return recipe("asr.defectformation")(cu3au(), {"name": "emt"}, supercell=(2, 2, 2))
 
 
-@case("asr.convex_hull", "CuAu (EMT)")
-def _convex_hull():
+def cuau_on_the_hull() -> tuple:
+    """CuAu (EMT), its energy and the reference database, as the hulls take them."""
     from ase import Atoms
     from ase.calculators.emt import EMT
 
@@ -211,20 +211,17 @@ def _convex_hull():
     atoms.calc = EMT()
     energy = float(atoms.get_potential_energy())
     references = str(emt_references(Path("../references.db")).resolve())
-    return recipe("asr.convex_hull")(atoms, energy, [references])
+    return atoms, energy, [references]
+
+
+@case("asr.convex_hull", "CuAu (EMT)")
+def _convex_hull():
+    return recipe("asr.convex_hull")(*cuau_on_the_hull())
 
 
 @case("asr.chc", "CuAu + Ag (EMT)")
 def _chc():
-    from ase import Atoms
-    from ase.calculators.emt import EMT
-
-    scaled = [(0, 0, 0), (0.5, 0.5, 0), (0.5, 0, 0.5), (0, 0.5, 0.5)]
-    atoms = Atoms("Cu2Au2", scaled_positions=scaled, cell=[3.87] * 3, pbc=True)
-    atoms.calc = EMT()
-    energy = float(atoms.get_potential_energy())
-    references = str(emt_references(Path("../references.db")).resolve())
-    return recipe("asr.chc")(atoms, energy, [references], reactant="Ag")
+    return recipe("asr.chc")(*cuau_on_the_hull(), reactant="Ag")
 
 
 @case("asr.fere", "Cu-Au alloys (EMT)")
@@ -270,48 +267,40 @@ def _piezoelectrictensor():
     )
 
 
+# One set of arguments each: the band structures find asr.hse's and asr.gw's
+# Records of the same calls in the store.
+HSE = {"kpts": {"size": [2, 2, 2], "gamma": True}, "empty_bands": 4}
+GW = {
+    "kpts": {"size": [2, 2, 2], "gamma": True},
+    "ecut": 50.0,
+    "ecut_extrapolation": False,
+    "ppa": True,
+    "valence_bands": 2,
+    "conduction_bands": 2,
+}
+
+
 @case("asr.hse", "Si")
 def _hse():
-    kpts = {"size": [2, 2, 2], "gamma": True}
-    return recipe("asr.hse")(
-        silicon(), pw([2, 2, 2], **EMPTY), kpts=kpts, empty_bands=4
-    )
+    return recipe("asr.hse")(silicon(), pw([2, 2, 2], **EMPTY), **HSE)
 
 
 @case("asr.gw", "Si")
 def _gw():
-    return recipe("asr.gw")(
-        silicon(),
-        pw([2, 2, 2], **EMPTY),
-        kpts={"size": [2, 2, 2], "gamma": True},
-        ecut=50.0,
-        ecut_extrapolation=False,
-        ppa=True,
-        valence_bands=2,
-        conduction_bands=2,
-    )
+    return recipe("asr.gw")(silicon(), pw([2, 2, 2], **EMPTY), **GW)
 
 
 @case("asr.hse_bandstructure", "Si")
-def _hse_bandstructure():  # the Records of asr.hse above: found in the store
-    kpts = {"size": [2, 2, 2], "gamma": True}
+def _hse_bandstructure():
     return recipe("asr.hse_bandstructure")(
-        silicon(), pw([2, 2, 2], **EMPTY), kpts=kpts, empty_bands=4, npoints=60
+        silicon(), pw([2, 2, 2], **EMPTY), **HSE, npoints=60
     )
 
 
 @case("asr.gw_bandstructure", "Si")
-def _gw_bandstructure():  # the Records of asr.gw above: found in the store
+def _gw_bandstructure():
     return recipe("asr.gw_bandstructure")(
-        silicon(),
-        pw([2, 2, 2], **EMPTY),
-        kpts={"size": [2, 2, 2], "gamma": True},
-        ecut=50.0,
-        ecut_extrapolation=False,
-        ppa=True,
-        valence_bands=2,
-        conduction_bands=2,
-        npoints=60,
+        silicon(), pw([2, 2, 2], **EMPTY), **GW, npoints=60
     )
 
 
