@@ -1,45 +1,18 @@
 import numpy as np
 import pytest
-from ase import Atoms
 from ase.build import bulk
-from ase.calculators.emt import EMT
-from ase.db import connect
 from ase.phasediagram import PhaseDiagram
+from emt_alloys import emt_energy, ordered_fcc, write_references
 
 from asr.recipes import get_recipe
 from asr.recipes.chc import main as chc
-
-
-def ordered_fcc(symbols: str, a: float) -> Atoms:
-    """A conventional fcc cell with the four atoms named by `symbols`."""
-    scaled = [(0, 0, 0), (0.5, 0.5, 0), (0.5, 0, 0.5), (0, 0.5, 0.5)]
-    return Atoms(symbols, scaled_positions=scaled, cell=[a, a, a], pbc=True)
-
-
-def emt_energy(atoms: Atoms) -> float:
-    atoms.calc = EMT()
-    return atoms.get_potential_energy()
 
 
 @pytest.fixture
 def references(tmp_path):
     """EMT energies per atom of Cu, Au, Ag and fcc orderings, in a database."""
     path = tmp_path / "references.db"
-    db = connect(path)
-    per_atom = {}
-    for atoms in [
-        bulk("Cu", "fcc", a=3.6),
-        bulk("Au", "fcc", a=4.08),
-        bulk("Ag", "fcc", a=4.09),
-        ordered_fcc("AuCu3", 3.75),
-        ordered_fcc("CuAu3", 3.97),
-        ordered_fcc("Ag2Au2", 4.08),
-        ordered_fcc("AgCu3", 3.7),
-    ]:
-        energy = emt_energy(atoms)
-        db.write(atoms, uid=atoms.get_chemical_formula())
-        per_atom[atoms.get_chemical_formula()] = energy / len(atoms)
-    return str(path), per_atom
+    return str(path), write_references(path, [ordered_fcc("AgCu3", 3.7)])
 
 
 def test_registry():

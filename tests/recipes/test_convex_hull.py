@@ -1,45 +1,18 @@
 import numpy as np
 import pytest
-from ase import Atoms
 from ase.build import bulk
-from ase.calculators.emt import EMT
-from ase.db import connect
+from emt_alloys import emt_energy, ordered_fcc, write_references
 
 from asr.recipes import get_recipe
 from asr.recipes.convex_hull import main as convex_hull
 from asr.recipes.fere import main as fere
 
 
-def ordered_fcc(symbols: str, a: float) -> Atoms:
-    """A conventional fcc cell with the four atoms named by `symbols`."""
-    scaled = [(0, 0, 0), (0.5, 0.5, 0), (0.5, 0, 0.5), (0, 0.5, 0.5)]
-    return Atoms(symbols, scaled_positions=scaled, cell=[a, a, a], pbc=True)
-
-
-def emt_energy(atoms: Atoms) -> float:
-    atoms.calc = EMT()
-    return atoms.get_potential_energy()
-
-
 @pytest.fixture
 def references(tmp_path):
     """EMT references of Cu, Au, Ag and some of their fcc orderings."""
     path = tmp_path / "references.db"
-    db = connect(path)
-    structures = [
-        bulk("Cu", "fcc", a=3.6),
-        bulk("Au", "fcc", a=4.08),
-        bulk("Ag", "fcc", a=4.09),
-        ordered_fcc("AuCu3", 3.75),
-        ordered_fcc("CuAu3", 3.97),
-        ordered_fcc("Ag2Au2", 4.08),
-    ]
-    energies = {}
-    for atoms in structures:
-        energy = emt_energy(atoms)
-        db.write(atoms, uid=atoms.get_chemical_formula())
-        energies[atoms.get_chemical_formula()] = energy / len(atoms)
-    return path, energies
+    return path, write_references(path)
 
 
 def test_registry():
