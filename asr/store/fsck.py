@@ -184,10 +184,8 @@ def _check_tables(store: Maintained, check, report: FsckReport) -> None:
     """Every table file, and every pack with the objects its table lists."""
     named_packs = set()
     for folder, what in TABLE_FOLDERS.items():
-        for name in sorted(listdir(store.root / folder)):
+        for name in sorted(tables.names_in(store.root / folder)):
             path = store.root / folder / name
-            if is_tmp(name) or not name.endswith(tables.SUFFIX):
-                continue
             try:
                 table = tables.load(path)
             except FileNotFoundError:

@@ -24,7 +24,6 @@ from .files import (
     HOST,
     _make_folder,
     _tmp_name,
-    is_tmp,
     listdir,
     read_bytes,
     remove,
@@ -168,11 +167,7 @@ def idle_tables(store, grace: float | None = None) -> list[str]:
     """
     grace = IDLE_SECONDS if grace is None else grace
     folder = store.refs_dir / "batch"
-    names = [
-        name
-        for name in listdir(folder)
-        if name.endswith(tables.SUFFIX) and not is_tmp(name)
-    ]
+    names = tables.names_in(folder)
     moving = {name.split(HEAD)[0] for name in listdir(folder) if HEAD in name}
     idle = []
     for name in names:
