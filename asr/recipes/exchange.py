@@ -28,17 +28,22 @@ of the spin waves, Δ = A(2S - 1) + λ S N_nn, without which a 2D magnet has
 no order at finite temperature (Mermin-Wagner). For a 2D ferromagnet on a
 honeycomb, square or triangular lattice the Curie temperature is estimated
 from Torelli & Olsen's fit to Monte Carlo simulations of this model,
-T_C = T_C^Ising f(Δ/J), see `curie_temperature`.
+T_C = T_C^Ising f(Δ / (J(2S - 1))), see `curie_temperature`. With the
+single-ion anisotropy alone the argument is A/J, the form of Olsen's
+CrI3 exercise in GPAW's documentation, whose converged J = 3.1 meV and
+A = 0.38 meV (S = 3/2) give T_C ≈ 37 K; version 1 had the argument Δ/J, a
+factor 2S - 1 too large, and a migration recomputes T_C from its Records.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from ase import Atoms, units
 
 from asr.core import Result, instruction, key
+from asr.core.migration import Migration, MigrationSelector, Selector
 
 from .common import DEFAULT_GPAW, dimensionality
 from .gs import main as groundstate
@@ -129,7 +134,7 @@ class ExchangeResult(Result):
         metadata=key(
             "Curie temperature of the model (Torelli & Olsen's fit; None when "
             "it does not apply: not a 2D ferromagnet on a honeycomb, square or "
-            "triangular lattice)",
+            "triangular lattice, or a spin ½)",
             "K",
             database=True,
         )
@@ -211,23 +216,51 @@ def spin_wave_gap(A: float, lam: float, spin: float, n_nn: int) -> float:
     return A * (2 * spin - 1) + lam * spin * n_nn
 
 
-def curie_temperature(J: float, gap: float, spin: float, n_nn: int) -> float:
+def curie_temperature(J: float, gap: float, spin: float, n_nn: int) -> float | None:
     """T_C (K) of a 2D ferromagnet from J and Δ (meV) and the spin S.
 
-    Torelli & Olsen's fit: T_C = S² J T̃_C^Ising / k_B · f(Δ/J) with
-    f(x) = tanh^¼(6/N_nn ln(1 + γx)), γ = 0.033; zero without a gap (an easy
-    plane). Only for the honeycomb, square and triangular lattices (N_nn 3,
-    4, 6) the fit was made for.
+    Torelli & Olsen's fit: T_C = S² J T̃_C^Ising / k_B · f(Δ / (J(2S - 1)))
+    with f(x) = tanh^¼(6/N_nn ln(1 + γx)), γ = 0.033; zero without a gap (an
+    easy plane). Only for the honeycomb, square and triangular lattices (N_nn
+    3, 4, 6) the fit was made for, and for S > ½: the fit's variable is the
+    gap per 2S - 1, which a spin ½ does not have (None).
     """
     if n_nn not in ISING_TC:
         raise ValueError(f"no Ising critical temperature for {n_nn} neighbours")
+    if round(2 * spin) <= 1:
+        return None
     if J <= 0 or gap <= 0:
         return 0.0
-    fit = np.tanh(6 / n_nn * np.log(1 + GAMMA_FIT * gap / J)) ** 0.25
+    x = gap / (J * (2 * spin - 1))
+    fit = np.tanh(6 / n_nn * np.log(1 + GAMMA_FIT * x)) ** 0.25
     return float(spin**2 * J * ISING_TC[n_nn] / KB * fit)
 
 
-@instruction("asr.exchange", version=1, packages=("gpaw",))
+def corrected_curie_temperature(record):
+    """Version 1's T_C had Δ/J for Δ/(J(2S - 1)): recompute it from the Record."""
+    result = record.result
+    if result.T_C is not None:
+        T_C = curie_temperature(
+            result.J, result.spin_wave_gap, result.spin, result.N_nn
+        )
+        record.result = replace(result, T_C=T_C)
+    record.version = 2
+    return record
+
+
+MIGRATIONS = [
+    MigrationSelector(
+        Selector(name="asr.exchange", version=1),
+        Migration(
+            "asr.exchange:1-2",
+            "T_C from Torelli & Olsen's fit in Δ/(J(2S - 1)), not Δ/J",
+            corrected_curie_temperature,
+        ),
+    )
+]
+
+
+@instruction("asr.exchange", version=2, packages=("gpaw",), migrations=MIGRATIONS)
 def main(
     atoms: Atoms, calculator: dict = DEFAULT_GPAW, moment: float = 3.0
 ) -> ExchangeResult:

@@ -1,7 +1,11 @@
+from dataclasses import replace
+
 import pytest
 from ase.build import bulk
 
 from asr.recipes.exchange import (
+    MIGRATIONS,
+    ExchangeResult,
     anisotropy_parameters,
     curie_temperature,
     nearest_magnetic_neighbours,
@@ -40,8 +44,9 @@ def test_spin_wave_gap_and_curie_temperature_of_a_cri3_like_magnet():
     gap = spin_wave_gap(0.1, 0.05, 1.5, 3)
     assert gap == pytest.approx(0.425)
     # T_C^Ising = S² J 1.52 / k_B = 2.25 · 2 · 1.52 / 0.0861733 = 79.375 K;
-    # f = tanh(6/3 ln(1 + 0.033 · 0.425/2))^¼ = tanh(0.013976)^¼ = 0.34383
-    assert curie_temperature(2.0, gap, 1.5, 3) == pytest.approx(27.29, abs=0.01)
+    # x = Δ / (J(2S - 1)) = 0.425 / 4 = 0.10625;
+    # f = tanh(6/3 ln(1 + 0.033 · 0.10625))^¼ = tanh(0.0070004)^¼ = 0.289257
+    assert curie_temperature(2.0, gap, 1.5, 3) == pytest.approx(22.96, abs=0.01)
     # More neighbours, a larger Ising T_C: square 2.27, triangular 3.64.
     assert curie_temperature(2.0, gap, 1.5, 4) > curie_temperature(2.0, gap, 1.5, 3)
     # No gap (an easy plane) or no ferromagnetic coupling: no order.
@@ -49,6 +54,42 @@ def test_spin_wave_gap_and_curie_temperature_of_a_cri3_like_magnet():
     assert curie_temperature(-2.0, gap, 1.5, 3) == 0.0
     with pytest.raises(ValueError, match="8 neighbours"):
         curie_temperature(2.0, gap, 1.5, 8)
+
+
+def test_curie_temperature_of_cri3_as_in_olsens_exercise():
+    # GPAW's CrI3 exercise (T. Olsen; the fit of Torelli & Olsen, 2D Mater. 6,
+    # 015028 (2019)): converged J = 3.1 meV and A = -0.38 meV in its sign
+    # (+A Σ (S^z)²), S = 3/2, honeycomb, give T_C = 36-37 K (experiment 45 K).
+    gap = spin_wave_gap(0.38, 0.0, 1.5, 3)
+    assert curie_temperature(3.1, gap, 1.5, 3) == pytest.approx(36.9, abs=0.1)
+
+
+def test_a_spin_half_is_outside_the_curie_temperature_fit():
+    assert curie_temperature(2.0, spin_wave_gap(0.0, 0.1, 0.5, 3), 0.5, 3) is None
+
+
+def test_version_1_curie_temperatures_are_recomputed_by_a_migration():
+    import numpy as np
+
+    from asr.core import Record
+
+    zeros = np.zeros(3)
+    old = ExchangeResult(
+        J=3.1, spin=1.5, N_nn=3, antiparallel_bonds=6, energy_fm=0.0,
+        energy_afm=0.1, dE_afm_fm=27.9, magmoms_fm=zeros, magmoms_afm=zeros,
+        magnetic_ground_state="fm", A=0.38, lam=0.0, spin_wave_gap=0.76,
+        T_C=43.8, soc_energies_fm=zeros, soc_energies_afm=zeros,
+    )  # fmt: skip
+    (declared,) = MIGRATIONS
+    migration = declared.migration
+    record = Record("asr.exchange", 1, {}, old)
+    assert declared.selector(record)
+    migrated = migration(record)
+    assert migrated.version == 2
+    assert migrated.result.T_C == pytest.approx(36.9, abs=0.1)
+    # A Record without T_C (a bulk magnet) keeps None.
+    bulk_record = Record("asr.exchange", 1, {}, replace(old, T_C=None))
+    assert migration(bulk_record).result.T_C is None
 
 
 def test_one_magnetic_atom_cannot_be_antiferromagnetic(store):
