@@ -184,7 +184,8 @@ def corrected_bands(
     npoints: int,
     path: str | None,
 ) -> QPBandStructureResult:
-    """The PBE bands n1, n1 + 1, ... of `asr.bandstructure` plus `corrections`.
+    """The PBE bands n1, n1 + 1, ... of `asr.bandstructure` plus `corrections`,
+    without and with spin-orbit coupling (spins along the material's axis).
 
     `corrections` (spins, IBZ k-points of `gpw`, bands) start at band `n1`;
     `efermi` is the Fermi level of the corrected bands on GPAW's scale.
