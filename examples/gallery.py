@@ -275,7 +275,8 @@ GW = {
     "ecut": 50.0,
     "ecut_extrapolation": False,
     "ppa": True,
-    "valence_bands": 2,
+    # All three top valence bands of Si: SOC splits their threefold Γ state.
+    "valence_bands": 3,
     "conduction_bands": 2,
 }
 

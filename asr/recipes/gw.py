@@ -9,7 +9,7 @@ waves), and with `ecut_extrapolation` the self-energy is extrapolated to an
 infinite cutoff from three cutoffs up to `ecut`. 2D materials (vacuum along
 z) use the truncated Coulomb interaction with the analytic q → 0 correction,
 1D and 0D ones a truncated interaction too. Spin-orbit coupling is added to
-the quasiparticle energies afterwards (`gpaw.spinorbit.soc_eigenstates`).
+the quasiparticle energies afterwards (`asr.recipes.spinors`).
 As in the C2DB, the quasiparticle energies use an empirical renormalisation
 factor Z = `empirical_z` (0.75) for every state, ε + Z (Σ + Σ_x − v_xc),
 instead of GPAW's Z from the slope of Σ (ill-behaved for many 2D materials);
@@ -34,6 +34,7 @@ from .common import DEFAULT_GPAW, dimensionality
 from .gs import band_edges
 from .hse import fermi_level_between
 from .spinaxis import spin_axis
+from .spinors import spinor_bands
 from .wavefunctions import main as wavefunctions
 
 GW_KPTS = {"density": 5.0, "gamma": True}
@@ -158,33 +159,6 @@ def quasiparticle_energies(results: dict, z: float | np.ndarray) -> np.ndarray:
     return results["eps"] + z * (results["sigma"] + results["exx"] - results["vxc"])
 
 
-def soc_band_edges(
-    calc,
-    n1: int,
-    n2: int,
-    eigenvalues: np.ndarray,
-    nocc: int,
-    axis: tuple[float, float] = (0.0, 0.0),
-):
-    """Band edges of `eigenvalues` (bands n1..n2) with spin-orbit coupling.
-
-    `nocc` counts the occupied spinor states in the window at each k-point;
-    `axis` is the spin direction (θ, φ) in degrees.
-    """
-    from gpaw.spinorbit import soc_eigenstates
-
-    theta, phi = axis
-    soc = soc_eigenstates(
-        calc, n1=n1, n2=n2, eigenvalues=eigenvalues, theta=theta, phi=phi
-    )
-    e_km = np.sort(soc.eigenvalues(), axis=1)
-    vbm = float(e_km[:, nocc - 1].max())
-    cbm = float(e_km[:, nocc].min())
-    if cbm <= vbm:
-        return 0.0, None, None
-    return cbm - vbm, vbm, cbm
-
-
 @instruction("asr.gw", version=2, packages=("gpaw",))
 def main(
     atoms: Atoms,
@@ -254,12 +228,8 @@ def main(
     edges = band_edges(qp, fermi_level_between(qp, occupied), ibzk)
     edges_z = band_edges(qp_z, fermi_level_between(qp_z, occupied), ibzk)
     dft = band_edges(eps, fermi_level_between(eps, occupied), ibzk)
-    # Occupied spinors at a k-point: each band of a spin-paired calculation
-    # holds two.
-    nocc_soc = int(occupied[:, 0].sum()) * (2 if len(qp) == 1 else 1)
-    gap_soc, vbm_soc, cbm_soc = soc_band_edges(
-        calc, n1, n2, qp, nocc_soc, spin_axis(atoms, calculator)
-    )
+    axis = spin_axis(atoms, calculator)
+    soc_edges = spinor_bands(calc, n1, n2, qp, occupied, axis).edges
     return GWResult(
         gap_gw=edges.gap,
         gap_dir_gw=edges.gap_dir,
@@ -267,9 +237,9 @@ def main(
         cbm_gw=edges.cbm,
         k_vbm_gw=edges.k_vbm,
         k_cbm_gw=edges.k_cbm,
-        gap_gw_soc=gap_soc,
-        vbm_gw_soc=vbm_soc,
-        cbm_gw_soc=cbm_soc,
+        gap_gw_soc=soc_edges.gap,
+        vbm_gw_soc=soc_edges.vbm,
+        cbm_gw_soc=soc_edges.cbm,
         gap_dft=dft.gap,
         bands=[n1, n2],
         nvalence=nocc - n1,

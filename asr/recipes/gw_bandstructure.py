@@ -9,7 +9,9 @@ itself would cost a response calculation per k-point; the correction varies
 slowly with k, the bands do not. Only as good as the grid of `asr.gw`
 (coarse: its k-point density is 5 Å⁻¹ by default) and least trustworthy
 where bands cross. Energies are relative to the reference of
-`asr.bandstructure`; spin-orbit coupling is not included.
+`asr.bandstructure`. Spin-orbit coupling is added to the corrected bands as
+in `asr.hse_bandstructure`, among the bands `asr.gw` corrects only: let
+`valence_bands` hold every band of a degenerate valence band maximum.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from .gw import EMPIRICAL_Z, GW_KPTS
 from .hse_bandstructure import QPBandStructureResult, corrected_bands
 
 
-@instruction("asr.gw_bandstructure", version=0, packages=("gpaw",))
+@instruction("asr.gw_bandstructure", version=1, packages=("gpaw",))
 def main(
     atoms: Atoms,
     calculator: dict = DEFAULT_GPAW,

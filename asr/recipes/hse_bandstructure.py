@@ -10,7 +10,17 @@ the bands themselves do not, which is why it is the correction that is
 interpolated. Bands are matched by index, so the result is only as good as
 the grid of `asr.hse` and is least trustworthy where bands cross. Energies
 are relative to the reference of `asr.bandstructure` (the vacuum level of a
-2D material, else the Fermi level); spin-orbit coupling is not included.
+2D material, else the Fermi level).
+
+Spin-orbit coupling is added to the corrected bands as the C2DB shows them:
+on the band-path calculation of `asr.bandstructure`, with the corrected
+energies in place of the PBE ones and the spins along the material's axis
+(`asr.recipes.spinors`, as `asr.gw` finds its SOC gap), so the bands with
+SOC are spinors, twice as many, coloured in the figure by their spin
+projection as `asr.bandstructure` colours its own. SOC mixes only the
+corrected bands: a window that cuts through a degenerate state (e.g. a
+G0W0 window holding two of the three top valence bands of silicon at Γ)
+splits it wrongly.
 """
 
 from __future__ import annotations
@@ -24,14 +34,18 @@ from ase import Atoms
 
 from asr.core import Result, instruction, key
 
+from .bandstructure import label_for, shifted
 from .common import DEFAULT_GPAW
 from .gs import band_edges
 from .hse import HSE_KPTS
+from .spinaxis import spin_axis
+from .spinors import spinor_bands
 
 
 @dataclass
 class QPBandStructureResult(Result):
-    """Corrected (e.g. HSE06) bands along the band path of asr.bandstructure."""
+    """Corrected (e.g. HSE06) bands along the band path of asr.bandstructure,
+    without and with spin-orbit coupling."""
 
     title = "Quasiparticle band structure"
     method: str = field(metadata=key("Method of the corrections, e.g. HSE06"))
@@ -56,6 +70,31 @@ class QPBandStructureResult(Result):
     cbm: float | None = field(
         metadata=key("Conduction band minimum along the path (None: a metal)", "eV")
     )
+    energies_soc: np.ndarray = field(
+        metadata=key(
+            "Corrected band energies with spin-orbit coupling (path k-points, "
+            "spinor bands: twice the bands)",
+            "eV",
+        )
+    )
+    spin_soc: np.ndarray = field(
+        metadata=key(
+            "Spin projection of each state with spin-orbit coupling on the spin "
+            "axis (as in asr.bandstructure)"
+        )
+    )
+    efermi_soc: float = field(
+        metadata=key("Fermi level with spin-orbit coupling (mid-gap)", "eV")
+    )
+    gap_soc: float = field(
+        metadata=key("Band gap along the path with spin-orbit coupling", "eV")
+    )
+    vbm_soc: float | None = field(
+        metadata=key("Valence band maximum with spin-orbit coupling", "eV")
+    )
+    cbm_soc: float | None = field(
+        metadata=key("Conduction band minimum with spin-orbit coupling", "eV")
+    )
 
     def figures(self, folder: Path) -> list[Path]:
         from ase.dft.kpoints import BandPath
@@ -66,22 +105,39 @@ class QPBandStructureResult(Result):
         fig = Figure(figsize=(6.4, 4.8))
         ax = fig.subplots()
         for s, (dft, qp) in enumerate(zip(self.energies_dft, self.energies)):
-            ax.plot(x, dft, color="0.65", lw=0.8, label="PBE" if s == 0 else None)
-            ax.plot(x, qp, color="C0", lw=1.2, label=self.method if s == 0 else None)
-        handles, names = ax.get_legend_handles_labels()
-        keep = {n: h for h, n in zip(handles, names) if n}
-        ax.legend(keep.values(), keep.keys(), loc="upper right")
-        ax.axhline(self.efermi, color="k", ls=":", lw=0.8)
-        low = self.vbm if self.vbm is not None else self.efermi
-        high = self.cbm if self.cbm is not None else self.efermi
+            pbe = ax.plot(x, dft, color="0.65", lw=0.8)
+            qp_lines = ax.plot(x, qp, color="C0", ls="--", lw=0.8)
+            if s == 0:  # one legend entry each
+                pbe[0].set_label("PBE")
+                qp_lines[0].set_label(f"{self.method} without SOC")
+        # With SOC: coloured by spin projection, as asr.bandstructure draws them.
+        points = ax.scatter(
+            np.repeat(x, self.energies_soc.shape[1]),
+            self.energies_soc.ravel(),
+            c=self.spin_soc.ravel(),
+            cmap="coolwarm",
+            vmin=-1.0,
+            vmax=1.0,
+            s=4,
+            label=self.method,
+            zorder=2,
+        )
+        label = r"$\langle s \rangle$ on the spin axis"
+        fig.colorbar(points, ax=ax, label=label)
+        ax.legend(loc="upper right")
+        ax.axhline(self.efermi_soc, color="k", ls=":", lw=0.8)
+        low = self.vbm_soc if self.vbm_soc is not None else self.efermi_soc
+        high = self.cbm_soc if self.cbm_soc is not None else self.efermi_soc
         ax.set_ylim(low - 3, high + 3)
         ax.set_xlim(x[0], x[-1])
         ax.set_xticks(xticks, [name.replace("G", "Γ") for name in labels])
         for tick in xticks:
             ax.axvline(tick, color="0.8", lw=0.6, zorder=0)
-        ref = "vac" if self.reference_name == "vacuum level" else "F"
-        ax.set_ylabel(rf"$E - E_\mathrm{{{ref}}}$ [eV]")
-        ax.set_title(f"{self.method} band structure, gap {self.gap:.2f} eV")
+        ax.set_ylabel(label_for(self.reference_name))
+        ax.set_title(
+            f"{self.method} band structure, gap {self.gap_soc:.2f} eV "
+            f"({self.gap:.2f} eV without SOC)"
+        )
         fig.tight_layout()
         filename = Path(folder) / f"{self.method.lower()}-bandstructure.png"
         fig.savefig(filename)
@@ -128,11 +184,14 @@ def corrected_bands(
     npoints: int,
     path: str | None,
 ) -> QPBandStructureResult:
-    """The PBE bands n1, n1 + 1, ... of `asr.bandstructure` plus `corrections`.
+    """The PBE bands n1, n1 + 1, ... of `asr.bandstructure` plus `corrections`,
+    without and with spin-orbit coupling (spins along the material's axis).
 
     `corrections` (spins, IBZ k-points of `gpw`, bands) start at band `n1`;
     `efermi` is the Fermi level of the corrected bands on GPAW's scale.
     """
+    from gpaw import GPAW
+
     from .bandstructure import main as bandstructure
 
     bs = bandstructure(atoms, calculator, npoints=npoints, path=path).result
@@ -145,6 +204,17 @@ def corrected_bands(
     edges = band_edges(qp, efermi, kpts)
     if edges.vbm is not None:
         efermi = (edges.vbm + edges.cbm) / 2
+    # SOC on the band-path calculation of asr.bandstructure (no symmetry:
+    # its k-points are the path's), with the corrected energies on GPAW's
+    # scale in place of the PBE ones.
+    soc = spinor_bands(
+        GPAW(bs.gpw.path, txt=None),
+        n1,
+        n2,
+        qp + bs.reference,
+        qp < efermi,
+        spin_axis(atoms, calculator),
+    )
     return QPBandStructureResult(
         method=method,
         path=bs.path,
@@ -156,10 +226,16 @@ def corrected_bands(
         gap=edges.gap,
         vbm=edges.vbm,
         cbm=edges.cbm,
+        energies_soc=soc.energies - bs.reference,
+        spin_soc=soc.spin,
+        efermi_soc=float(soc.efermi - bs.reference),
+        gap_soc=soc.edges.gap,
+        vbm_soc=shifted(soc.edges.vbm, bs.reference),
+        cbm_soc=shifted(soc.edges.cbm, bs.reference),
     )
 
 
-@instruction("asr.hse_bandstructure", version=0, packages=("gpaw",))
+@instruction("asr.hse_bandstructure", version=1, packages=("gpaw",))
 def main(
     atoms: Atoms,
     calculator: dict = DEFAULT_GPAW,

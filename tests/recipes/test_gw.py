@@ -1,6 +1,7 @@
 import pytest
 from ase.build import bulk
 from gpaw_settings import tiny_pw
+from qp_soc_checks import check_silicon_soc_bands
 
 from asr.recipes.gw import main as gw
 from asr.recipes.gw import quasiparticle_energies, screening_bands
@@ -64,13 +65,14 @@ def test_silicon_g0w0_band_structure(store, tmp_path):
         "ecut": 50.0,
         "ecut_extrapolation": False,
         "ppa": True,
-        "valence_bands": 2,
+        # All three top valence bands: SOC splits their threefold Γ state.
+        "valence_bands": 3,
         "conduction_bands": 2,
     }
     result = gw_bandstructure(bulk("Si"), TINY, npoints=30, **settings).result
     gw_result = gw(bulk("Si"), TINY, **settings).result
-    assert result.method == "G0W0" and result.bands == [2, 6]
-    assert result.energies.shape == result.energies_dft.shape == (1, 30, 4)
+    assert result.method == "G0W0" and result.bands == [1, 6]
+    assert result.energies.shape == result.energies_dft.shape == (1, 30, 5)
     # At Γ (first path point, on the grid) the corrections are asr.gw's own,
     # with its empirical Z.
     gamma = gw_result.eigenvalues_gw[0, 0] - gw_result.eigenvalues_dft[0, 0]
@@ -81,6 +83,8 @@ def test_silicon_g0w0_band_structure(store, tmp_path):
     pbe = band_edges(result.energies_dft, result.efermi, result.path["kpts"])
     assert result.gap > pbe.gap + 0.2
     assert result.vbm < result.efermi < result.cbm
+    # With spin-orbit coupling, on the same path.
+    check_silicon_soc_bands(result, gw_result.vbm_gw_soc - gw_result.vbm_gw)
     (figure,) = result.figures(tmp_path)
     assert figure.name == "g0w0-bandstructure.png"
     assert figure.read_bytes().startswith(b"\x89PNG")

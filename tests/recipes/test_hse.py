@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from ase.build import bulk
 from gpaw_settings import tiny_pw
+from qp_soc_checks import check_silicon_soc_bands
 
 from asr.recipes.hse import fermi_level_between
 from asr.recipes.hse import main as hse
@@ -58,6 +59,8 @@ def test_silicon_hse_band_structure(store, tmp_path):
     # The path's gap opens as asr.hse's does (both indirect for silicon).
     assert result.gap > hse_result.gap_pbe + 0.4
     assert result.vbm < result.efermi < result.cbm
+    # With spin-orbit coupling, on the same path.
+    check_silicon_soc_bands(result, hse_result.vbm_hse_soc - hse_result.vbm_hse)
     (figure,) = result.figures(tmp_path)
     assert figure.name == "hse06-bandstructure.png"
     assert figure.read_bytes().startswith(b"\x89PNG")

@@ -1,18 +1,11 @@
 import pytest
-from ase import Atoms
 from gpaw_settings import lcao
+from magnets import iron_dimer
 
 from asr.recipes.gs import main as groundstate
 from asr.recipes.gs import soc_band_edges
 from asr.recipes.magnetic_anisotropy import main as anisotropy
 from asr.recipes.spinaxis import spin_axis
-
-
-def iron_dimer() -> Atoms:
-    """Fe2 along z: its spins prefer to lie perpendicular to the bond."""
-    atoms = Atoms("Fe2", positions=[[0, 0, 0], [0, 0, 2.0]], magmoms=[3, 3])
-    atoms.center(vacuum=2.5)
-    return atoms
 
 
 @pytest.mark.gpaw
