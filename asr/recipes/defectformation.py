@@ -28,12 +28,16 @@ together carry no charge (`asr.recipes.charge_neutrality`); electrons and
 holes come from the pristine supercell's eigenvalues, each defect has as
 many sites as its site's symmetry orbit.
 
-Not yet included: an electrostatic finite-size correction E_corr (e.g.
-Freysoldt-Neugebauer-Van de Walle) and the alignment of the electrostatic
-potential far from the defect with that of the host. Charged formation
-energies of small supercells are therefore off by up to several tenths of
-an eV (more in 2D, where the error falls slowly with the cell size); the
-neutral ones are unaffected.
+A charged supercell also feels its periodic images and GPAW's neutralizing
+background: with the host's dielectric constant(s) `epsilon` each charged
+energy gets the Freysoldt-Neugebauer-Van de Walle correction
+E_corr = E_lat + q ΔV (`asr.recipes.defect_correction`): a Gaussian model
+charge screened isotropically for a bulk host, by a dielectric slab (ε_∥,
+ε_⊥ inside the layer, 1 in vacuum) for a 2D one, and ΔV aligning the
+model's potential with the computed one far from the defect. Without
+`epsilon` the charged energies stay uncorrected (recorded as
+`correction_model="none"`): off by tenths of an eV in small bulk cells,
+and in 2D by an error that grows linearly with the vacuum.
 """
 
 from __future__ import annotations
@@ -50,7 +54,8 @@ from asr.core import Result, instruction, key
 from asr.core.migration import Migration, MigrationSelector, Selector
 
 from . import charge_neutrality as neutrality
-from .common import DEFAULT_GPAW_FORCES, calculator_for
+from . import defect_correction
+from .common import DEFAULT_GPAW_FORCES, calculator_for, dimensionality
 from .setup.defects import main as setup_defects
 from .setup.defects import orbit_size
 
@@ -91,8 +96,46 @@ class DefectFormationResult(Result):
         default=None,
         metadata=key(
             "Formation energy of each defect in each charge state with the "
-            "Fermi level at the VBM (add q E_F for another); no finite-size "
-            "correction",
+            "Fermi level at the VBM (add q E_F for another); finite-size "
+            "corrections included",
+            "eV",
+        ),
+    )
+    correction_model: str = field(
+        default="none",
+        metadata=key(
+            "Finite-size correction of the charged energies: '3D FNV' (isotropic "
+            "ε), '2D' (dielectric slab) or 'none'"
+        ),
+    )
+    epsilon: tuple | None = field(
+        default=None,
+        metadata=key("Dielectric constant(s) of the host: (ε,) or (ε_∥, ε_⊥)"),
+    )
+    layer_thickness: float | None = field(
+        default=None,
+        metadata=key("Thickness of the 2D host's dielectric slab", "Å"),
+    )
+    lattice_energies: np.ndarray | None = field(
+        default=None,
+        metadata=key(
+            "Model lattice energy E_lat = E_iso - E_per of each defect in each "
+            "charge state",
+            "eV",
+        ),
+    )
+    alignments: np.ndarray | None = field(
+        default=None,
+        metadata=key(
+            "Potential alignment ΔV = V_model - (V_defect - V_pristine) far from "
+            "each defect in each charge state",
+            "V",
+        ),
+    )
+    corrections: np.ndarray | None = field(
+        default=None,
+        metadata=key(
+            "Finite-size correction E_corr = E_lat + q ΔV added to each charged energy",
             "eV",
         ),
     )
@@ -197,7 +240,10 @@ class DefectFormationResult(Result):
         ax.set_xlim(0, self.gap)
         ax.set_xlabel("Fermi level above the VBM [eV]")
         ax.set_ylabel("formation energy [eV]")
-        ax.set_title(f"stable charge states, {self.temperature:g} K, no FNV correction")
+        corrected = {"none": "no finite-size correction"}.get(
+            self.correction_model, f"{self.correction_model} corrected"
+        )
+        ax.set_title(f"stable charge states, {self.temperature:g} K, {corrected}")
         ax.legend(fontsize=7)
         fig.tight_layout()
         path = folder / "defectformation-charged.png"
@@ -210,6 +256,11 @@ class DefectFormationResult(Result):
         if self.fermi_level is not None:
             panel["figures"].append("defectformation-charged.png")
         return panel
+
+
+# A 2D host's dielectric slab: its atoms plus about a van der Waals gap (Å).
+VDW_GAP = 3.3
+MODELS = {1: "3D FNV", 2: "2D"}
 
 
 def is_gpaw(calculator: dict) -> bool:
@@ -288,6 +339,32 @@ def charged(calculator: dict, charge: int) -> dict:
     return {**calculator, "charge": charge} if charge else calculator
 
 
+def host_epsilon(atoms: Atoms, epsilon) -> tuple[float, ...] | None:
+    """`epsilon` as (ε,) for a bulk host or (ε_∥, ε_⊥) for a 2D one."""
+    if epsilon is None:
+        return None
+    values = (epsilon,) if np.ndim(epsilon) == 0 else tuple(epsilon)
+    values = tuple(float(e) for e in values)
+    wanted = {3: 1, 2: 2}.get(dimensionality(atoms))
+    if wanted is None:
+        raise ValueError("finite-size corrections need a bulk (3D) or 2D host")
+    if len(values) != wanted or min(values) < 1:
+        form = "(ε,)" if wanted == 1 else "(ε_in_plane, ε_out_of_plane)"
+        raise ValueError(
+            f"epsilon of a {dimensionality(atoms)}D host is {form}, each ≥ 1; "
+            f"got {epsilon}"
+        )
+    return values
+
+
+def layer_slab(host: Atoms, thickness: float | None) -> tuple[float, float]:
+    """(thickness, centre) in Å of a 2D host's dielectric slab."""
+    z = host.positions[:, 2]
+    if thickness is None:
+        thickness = float(z.max() - z.min()) + VDW_GAP
+    return float(thickness), float((z.max() + z.min()) / 2)
+
+
 def neutral_defects(record):
     """Version 1 knew neutral defects only: its calls were charge_states=(0,)."""
     result = record.result
@@ -301,18 +378,35 @@ def neutral_defects(record):
     return record
 
 
+def uncorrected(record):
+    """Version 2 had no finite-size correction: its calls were epsilon=None.
+
+    That is what version 3 computes without `epsilon` (marked "none"), so an
+    old Record answers such a call; one with `epsilon` needs the potentials
+    of the supercells and runs anew (its ground states are cache hits).
+    """
+    record.arguments = {**record.arguments, "epsilon": None, "thickness": None}
+    record.result = replace(record.result, correction_model="none")
+    record.version = 3
+    return record
+
+
 MIGRATIONS = [
     MigrationSelector(
         Selector(name="asr.defectformation", version=1),
         Migration(
             "asr.defectformation:1-2", "Neutral charge state only", neutral_defects
         ),
-    )
+    ),
+    MigrationSelector(
+        Selector(name="asr.defectformation", version=2),
+        Migration("asr.defectformation:2-3", "No finite-size correction", uncorrected),
+    ),
 ]
 
 
 @instruction(
-    "asr.defectformation", version=2, packages=("gpaw",), migrations=MIGRATIONS
+    "asr.defectformation", version=3, packages=("gpaw",), migrations=MIGRATIONS
 )
 def main(
     atoms: Atoms,
@@ -325,6 +419,8 @@ def main(
     chemical_potentials: dict | None = None,
     charge_states: Annotated[tuple[int, ...], "e"] = (0,),
     temperature: Annotated[float, "K"] = 300.0,
+    epsilon: tuple | None = None,
+    thickness: Annotated[float | None, "Å"] = None,
 ) -> DefectFormationResult:
     """Formation energies of the vacancies and antisites of `atoms`.
 
@@ -335,6 +431,15 @@ def main(
     `charge_states` (units of e, including 0; others need GPAW) are computed
     for every defect, and with more than the neutral one the transition
     levels and the self-consistent Fermi level at `temperature` (K) follow.
+
+    `epsilon` turns on the finite-size correction of the charged states:
+    the static dielectric constant ε of a bulk host (a number), or (ε_∥,
+    ε_⊥) of a 2D host, in a dielectric slab `thickness` Å thick (default:
+    the layer's atoms plus 3.3 Å, about the interlayer distance of a
+    van der Waals stack). Take it from `asr.polarizability`'s static α
+    (bulk ε = 1 + 4πα; 2D ε_∥ = 1 + 4πα_∥/d, 1/ε_⊥ = 1 - 4πα_⊥/d for a
+    slab of thickness d), plus the ionic part (`asr.borncharges` and
+    phonons, or `asr.infraredpolarizability`) when the defects are relaxed.
     """
     defects = setup_defects(
         atoms,
@@ -344,6 +449,7 @@ def main(
         charge_states=charge_states,
     ).result
     charges = defects.charge_states
+    eps = host_epsilon(atoms, epsilon)
     if charges != (0,) and not is_gpaw(calculator):
         raise ValueError(
             f"charge_states {charges} need a GPAW calculator (its net charge); "
@@ -372,13 +478,23 @@ def main(
             vbm = float(gs.efermi)
     energies = np.zeros((len(defects.names), len(charges)))
     formation = np.zeros_like(energies)
-    for i, structure in enumerate(defects.structures):
+    lattice, alignments = np.zeros_like(energies), np.zeros_like(energies)
+    slab = layer_slab(host, thickness) if eps and len(eps) == 2 else (None, None)
+    for i, (structure, site) in enumerate(
+        zip(defects.structures, defects.sites, strict=True)
+    ):
         change = composition_change(pristine, structure)
         reservoir = sum(n * potentials[symbol] for symbol, n in change.items())
         for j, q in enumerate(charges):
             calc = charged(calculator, q)
-            energies[i, j] = total_energy(relaxed_structure(structure, calc), calc)
+            defect = relaxed_structure(structure, calc)
+            energies[i, j] = total_energy(defect, calc)
+            if q and eps:
+                fix = finite_size(host, defect, calc, calculator, site, q, eps, slab)
+                lattice[i, j], alignments[i, j] = fix.lattice, fix.alignment
             formation[i, j] = energies[i, j] - e_pristine - reservoir + q * (vbm or 0)
+    corrections = lattice + np.asarray(charges) * alignments
+    formation += corrections
     zero = charges.index(0)
     best = int(np.argmin(formation[:, zero]))
     result = DefectFormationResult(
@@ -396,10 +512,31 @@ def main(
         vbm=vbm,
         gap=gap,
         temperature=float(temperature),
+        correction_model="none" if eps is None else MODELS[len(eps)],
+        epsilon=eps,
+        layer_thickness=slab[0],
+        lattice_energies=lattice if eps else None,
+        alignments=alignments if eps else None,
+        corrections=corrections if eps else None,
     )
     if gap is None:
         return result
     return equilibrium(result, defects, atoms, gs.gpw.path)
+
+
+def finite_size(host, defect, calc, neutral, site, q, eps, slab):
+    """The FNV correction of one charged supercell from both ground states."""
+    from .gs import main as groundstate
+
+    return defect_correction.correction(
+        groundstate(host, neutral).result.gpw.path,
+        groundstate(defect, calc).result.gpw.path,
+        position=host.positions[int(site)],
+        charge=q,
+        epsilon=eps,
+        thickness=slab[0],
+        center=slab[1],
+    )
 
 
 def equilibrium(result, defects, atoms: Atoms, gpw) -> DefectFormationResult:

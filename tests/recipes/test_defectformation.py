@@ -4,7 +4,11 @@ from ase import Atoms
 from ase.build import bulk
 from gpaw_settings import tiny_pw
 
-from asr.recipes.defectformation import composition_change, neutral_defects
+from asr.recipes.defectformation import (
+    composition_change,
+    neutral_defects,
+    uncorrected,
+)
 from asr.recipes.defectformation import main as defectformation
 from asr.recipes.gs import main as groundstate
 
@@ -70,6 +74,28 @@ def test_version_1_records_migrate_to_the_neutral_state(store):
     assert migrated.result.charged_formation_energies == pytest.approx(
         record.result.charged_formation_energies
     )
+
+
+def test_version_2_records_migrate_as_uncorrected(store):
+    from dataclasses import replace
+
+    record = defectformation(
+        cu3au(), EMT, supercell=(1, 1, 1), relax=False, antisites=False
+    )
+    arguments = dict(record.arguments)
+    del arguments["epsilon"], arguments["thickness"]
+    migrated = uncorrected(replace(record, version=2, arguments=arguments))
+    # Exactly what version 3 records without epsilon: no correction.
+    assert migrated.version == 3 and migrated.arguments == record.arguments
+    assert migrated.result.correction_model == "none"
+    assert migrated.result.corrections is None
+
+
+def test_epsilon_must_fit_the_host(store):
+    with pytest.raises(ValueError, match="3D host"):
+        defectformation(cu3au(), EMT, supercell=(1, 1, 1), epsilon=(5.0, 2.0))
+    with pytest.raises(ValueError, match="≥ 1"):
+        defectformation(cu3au(), EMT, supercell=(1, 1, 1), epsilon=0.5)
 
 
 def test_charged_defects_need_gpaw(store):
@@ -154,3 +180,43 @@ def test_silicon_vacancy_neutral_and_positive(store, tmp_path):
         "defectformation.png",
         "defectformation-charged.png",
     ]
+    assert result.correction_model == "none" and result.corrections is None
+
+    # With the host's ε the +1 state gets the FNV correction; the ground
+    # states are the ones above (cache hits), only the model is new.
+    corrected = defectformation(
+        si,
+        TINY,
+        supercell=(1, 1, 1),
+        antisites=False,
+        relax=False,
+        chemical_potentials={"Si": 0.0},
+        charge_states=(0, 1),
+        epsilon=11.7,
+    ).result
+    assert corrected.correction_model == "3D FNV" and corrected.epsilon == (11.7,)
+    assert corrected.charged_energies == pytest.approx(result.charged_energies)
+    (lattice0, lattice1), (_, alignment1) = (
+        corrected.lattice_energies[0],
+        corrected.alignments[0],
+    )
+    assert lattice0 == 0 and corrected.corrections[0, 0] == 0
+    # A point charge +1 in this 40 Å^3 cell: E_lat ≈ α/(2εL) ≈ 0.5 eV, less
+    # for the Gaussian's spread; positive (the images cost energy).
+    assert 0.1 < lattice1 < 0.6
+    assert corrected.corrections[0, 1] == pytest.approx(lattice1 + alignment1)
+    shift = corrected.charged_formation_energies - result.charged_formation_energies
+    assert shift[0] == pytest.approx([0.0, corrected.corrections[0, 1]])
+    # Far from the vacancy the potential rises by the missing atom's mean
+    # potential (∝ 1/V: volts in this 2-atom cell), so ΔV < 0.
+    assert alignment1 < 0
+    # The charge equilibrium follows the corrected energies: c ∝ exp(-E_f/kT).
+    from ase.units import kB
+
+    ratio = np.log(corrected.concentrations[0, 1] / result.concentrations[0, 1])
+    fermi_shift = corrected.fermi_level - result.fermi_level
+    assert ratio * kB * 300 == pytest.approx(
+        -(corrected.corrections[0, 1] + fermi_shift), rel=1e-3
+    )
+    _, charged_figure = corrected.figures(tmp_path)
+    assert charged_figure.read_bytes().startswith(b"\x89PNG")
