@@ -20,11 +20,12 @@ SOC are spinors, twice as many, coloured in the figure by their spin
 projection as `asr.bandstructure` colours its own. SOC mixes only the
 corrected bands: a window that cuts through a degenerate state (e.g. a
 G0W0 window holding two of the three top valence bands of silicon at Γ)
-splits it wrongly.
+splits it wrongly, and a warning says which argument widens the window.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -39,7 +40,7 @@ from .common import DEFAULT_GPAW
 from .gs import band_edges
 from .hse import HSE_KPTS
 from .spinaxis import spin_axis
-from .spinors import spinor_bands
+from .spinors import cut_levels, spinor_bands
 
 
 @dataclass
@@ -204,6 +205,18 @@ def corrected_bands(
     edges = band_edges(qp, efermi, kpts)
     if edges.vbm is not None:
         efermi = (edges.vbm + edges.cbm) / 2
+    # The range the figure shows: 3 eV beyond the band edges.
+    shown = (
+        (edges.vbm if edges.vbm is not None else efermi) - 3,
+        (edges.cbm if edges.cbm is not None else efermi) + 3,
+    )
+    for cut in cut_levels(bs.energies, n1, n2, shown):
+        warnings.warn(
+            f"{method} bands with spin-orbit coupling: {cut}, so its split is "
+            "wrong; widen the window (asr.gw: valence_bands and "
+            "conduction_bands, asr.hse: empty_bands)",
+            stacklevel=2,
+        )
     # SOC on the band-path calculation of asr.bandstructure (no symmetry:
     # its k-points are the path's), with the corrected energies on GPAW's
     # scale in place of the PBE ones.

@@ -20,6 +20,39 @@ from .gs import BandEdges, band_edges
 from .hse import fermi_level_between
 from .spinaxis import spin_along_axis
 
+#: Levels closer than this (eV) count as one degenerate level.
+DEGENERACY = 1e-3
+
+
+def cut_levels(
+    energies: np.ndarray, n1: int, n2: int, shown: tuple[float, float]
+) -> list[str]:
+    """Where the band window n1 <= n < n2 splits a degenerate level.
+
+    `energies` (spins, k, all bands) without SOC. Spin-orbit coupling mixes
+    the states of a level; with only some of them in the window, that
+    level's split comes out wrong (e.g. Si's threefold valence top at Γ
+    with two of its bands). Only levels in the energy range `shown` count:
+    deep bands touch at zone boundaries in most materials (Si's lowest two
+    at X) and nobody reads their split. Each cut is described, else [].
+    """
+    low, high = shown
+    cuts = []
+    for inside, outside, edge in ((n1, n1 - 1, "lowest"), (n2 - 1, n2, "highest")):
+        if not 0 <= outside < energies.shape[2]:
+            continue
+        level = energies[..., inside]
+        gap = np.abs(level - energies[..., outside])
+        gap[(level < low) | (level > high)] = np.inf
+        if (gap < DEGENERACY).any():
+            s, k = np.unravel_index(np.argmin(gap), gap.shape)
+            cuts.append(
+                f"the {edge} band of the window ({inside}) is degenerate with "
+                f"band {outside} outside it at k-point {k} "
+                f"({energies[s, k, inside]:.3f} eV)"
+            )
+    return cuts
+
 
 @dataclass
 class SpinorBands:

@@ -1,3 +1,5 @@
+import warnings
+
 import pytest
 from ase.build import bulk
 from gpaw_settings import tiny_pw
@@ -67,12 +69,14 @@ def test_silicon_g0w0_band_structure(store, tmp_path):
         "ppa": True,
         # All three top valence bands: SOC splits their threefold Γ state.
         "valence_bands": 3,
-        "conduction_bands": 2,
+        "conduction_bands": 3,
     }
-    result = gw_bandstructure(bulk("Si"), TINY, npoints=30, **settings).result
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the window holds Γ's whole level
+        result = gw_bandstructure(bulk("Si"), TINY, npoints=30, **settings).result
     gw_result = gw(bulk("Si"), TINY, **settings).result
-    assert result.method == "G0W0" and result.bands == [1, 6]
-    assert result.energies.shape == result.energies_dft.shape == (1, 30, 5)
+    assert result.method == "G0W0" and result.bands == [1, 7]
+    assert result.energies.shape == result.energies_dft.shape == (1, 30, 6)
     # At Γ (first path point, on the grid) the corrections are asr.gw's own,
     # with its empirical Z.
     gamma = gw_result.eigenvalues_gw[0, 0] - gw_result.eigenvalues_dft[0, 0]
@@ -87,4 +91,8 @@ def test_silicon_g0w0_band_structure(store, tmp_path):
     check_silicon_soc_bands(result, gw_result.vbm_gw_soc - gw_result.vbm_gw)
     (figure,) = result.figures(tmp_path)
     assert figure.name == "g0w0-bandstructure.png"
+    # Two of the three top valence bands: the user is told to widen it.
+    two = {**settings, "valence_bands": 2}
+    with pytest.warns(UserWarning, match="band 1 outside it at k-point 0.*valence_b"):
+        gw_bandstructure(bulk("Si"), TINY, npoints=30, **two)
     assert figure.read_bytes().startswith(b"\x89PNG")
