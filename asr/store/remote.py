@@ -19,6 +19,7 @@ import os
 import re
 import shlex
 import shutil
+import socket
 import stat
 import subprocess
 import tempfile
@@ -357,6 +358,8 @@ def control_folder() -> Path | None:
 
 
 def _private(folder: Path) -> bool:
+    """Is `folder` ours alone (made so if need be), and can it hold sockets?
+    (ssh stops, not falls back, where it cannot bind one: AFS, some FUSE.)"""
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         found = os.lstat(folder)
@@ -364,6 +367,12 @@ def _private(folder: Path) -> bool:
             return False
         if found.st_mode & 0o077:
             os.chmod(folder, 0o700)
+        probe = folder / f".probe-{os.getpid()}"
+        with contextlib.suppress(FileNotFoundError):
+            probe.unlink()  # left by a process of this pid that was killed
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.bind(str(probe))
+        probe.unlink()
         return True
     except OSError:
         return False
