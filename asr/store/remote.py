@@ -33,7 +33,7 @@ from .disk import STORE_DIR, DiskStore
 from .errors import StoreError
 from .files import write_atomic
 from .ids import ObjectId, Uid
-from .remoterefs import CACHE, RefCache, ref_listing
+from .remoterefs import CACHE, RefCache, heads_of, ref_listing
 from .transfer import (
     Endpoint,
     Heads,
@@ -528,7 +528,8 @@ def fetch(
             listed = _Listed.selected(peer, selection)
         else:
             listed = _Listed.whole(store, peer, state, apply, _refcache(store, name))
-        changed = {u: o for u, o in listed.heads.items() if store.get_ref(u) != o}
+        ours = heads_of(store, listed.heads)
+        changed = {u: o for u, o in listed.heads.items() if ours[u] != o}
         ids = missing_closure(
             changed.values(),
             lambda ids: _edges(peer.call("references", ids=ids)),
