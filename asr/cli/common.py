@@ -11,12 +11,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.text import Text
 
 from asr import store as _store
+
+if TYPE_CHECKING:  # rich is imported when something prints: `asr remote serve`
+    from rich.console import Console  # (what ssh starts per fetch) never does
 
 #: Exceptions that mean "the user asked for something that cannot be done":
 #: one red line and exit code 1, a traceback only with `asr --verbose`.
@@ -96,15 +98,21 @@ def _quiet() -> bool:
 
 
 def console() -> Console:
+    from rich.console import Console
+
     return Console(quiet=_quiet())
 
 
 def err_console() -> Console:
+    from rich.console import Console
+
     return Console(stderr=True, quiet=_quiet())
 
 
 def print_error(message: str) -> None:
     """One red line on stderr, never wrapped."""
+    from rich.text import Text
+
     err_console().print(
         Text(f"Error: {message}", style="red"), soft_wrap=True, highlight=False
     )
@@ -112,6 +120,8 @@ def print_error(message: str) -> None:
 
 def print_warning(message: str) -> None:
     """One yellow line on stderr, never wrapped."""
+    from rich.text import Text
+
     err_console().print(
         Text(f"Warning: {message}", style="yellow"), soft_wrap=True, highlight=False
     )

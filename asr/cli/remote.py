@@ -5,16 +5,20 @@ from __future__ import annotations
 import sys
 
 import click
-from rich.table import Table
-from rich.text import Text
 
 from asr.store import remote as _remote
 from asr.store.transfer import RefOutcome
 
 from .common import console, open_store, short_id
 
+# rich and asr.core (ase, the recipes) are imported only where needed: ssh
+# starts `asr remote serve` anew for every fetch and push, and a pull
+# without a selection moves ids and bytes only.
+
 
 def _say(message: str) -> None:
+    from rich.text import Text
+
     console().print(Text(message), soft_wrap=True, highlight=False)
 
 
@@ -71,6 +75,9 @@ def status(name: str) -> None:
     if not found:
         _say("No divergences.")
         return
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table("uid", "ours", "theirs", box=None)
     for div in found:
         ids = (div.uid, div.ours, div.theirs)
@@ -106,7 +113,7 @@ def serve(path: str) -> None:
 
 
 def _select_heads(store, words):
-    # Imported only for a selection: every fetch starts this process anew.
+    # Imported only for a selection (see above).
     from asr.core.transfer import select_heads
 
     return select_heads(store, words)
@@ -135,9 +142,13 @@ def _transfer_command(name: str, doc: str):
     @click.argument("remote", default="origin")
     @click.argument("selection", nargs=-1)
     def command(remote: str, selection: tuple[str, ...]) -> None:
-        from asr.core import transfer
-
-        report = getattr(transfer, name)(open_store(), remote, selection)
+        # As asr.core.transfer's fetch, pull and push do, with the selection
+        # code imported only if there is a selection.
+        store, words = open_store(), list(selection)
+        if name == "push":
+            report = _remote.push(store, remote, words, _select_heads)
+        else:
+            report = _remote.fetch(store, remote, words, name == "pull", _select_heads)
         verb = "Sent" if name == "push" else "Received"
         _say(f"{verb} {report.objects} objects; {report.heads} Records selected")
         if name != "fetch":

@@ -19,7 +19,10 @@ import os
 import re
 import shlex
 import shutil
+import socket
+import stat
 import subprocess
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +33,7 @@ from .disk import STORE_DIR, DiskStore
 from .errors import StoreError
 from .files import write_atomic
 from .ids import ObjectId, Uid
-from .remoterefs import CACHE, RefCache, ref_listing
+from .remoterefs import CACHE, RefCache, heads_of, ref_listing
 from .transfer import (
     Endpoint,
     Heads,
@@ -53,6 +56,16 @@ _SSH = re.compile(
 REMOTE_ASR = "ASR_REMOTE_ASR"
 #: The ssh client and its options (as GIT_SSH_COMMAND).
 SSH_COMMAND = "ASR_SSH_COMMAND"
+#: Where ssh keeps the connections it shares between fetches (its
+#: ControlPath folder); "no" to log in anew every time.
+SSH_CONTROL = "ASR_SSH_CONTROL"
+#: How long a shared connection stays open after its last use.
+CONTROL_PERSIST = "60s"
+# A unix socket's path has at most 103 bytes (104 with its final NUL on
+# macOS; Linux: 108). ssh names the socket by a 40-digit hash (%C) and binds
+# it first under a name with 17 more characters.
+_SOCKET_ROOM = 103 - 1 - 40 - 17
+_CONTROL_OPTION = re.compile(r"^(-o)?\s*control(master|path|persist)", re.IGNORECASE)
 
 
 class RemoteError(StoreError):
@@ -319,8 +332,71 @@ def plain(value: Any) -> Any:
     return value
 
 
+def control_folder() -> Path | None:
+    """A private folder for ssh's shared connections, or None for none.
+
+    `ASR_SSH_CONTROL` names it (or says "no"); by default the user's runtime
+    folder, else ~/.asr/ssh, else one in /tmp: the first whose sockets'
+    paths fit and that is ours alone (mode 0700: no one else can put a
+    socket of theirs in our way)."""
+    setting = os.environ.get(SSH_CONTROL, "").strip()
+    if setting.lower() in ("no", "off", "0", "false"):
+        return None
+    if setting:
+        candidates = [Path(setting).expanduser()]
+    else:
+        runtime = os.environ.get("XDG_RUNTIME_DIR")
+        candidates = [Path(runtime) / "asr-ssh"] if runtime else []
+        candidates.append(Path.home() / ".asr" / "ssh")
+        candidates.append(Path(tempfile.gettempdir()) / f"asr-ssh-{os.getuid()}")
+    for folder in candidates:
+        text = str(folder)
+        if len(os.fsencode(text)) <= _SOCKET_ROOM and not set(text) & set(' "%'):
+            if _private(folder):
+                return folder
+    return None
+
+
+def _private(folder: Path) -> bool:
+    """Is `folder` ours alone (made so if need be), and can it hold sockets?
+    (ssh stops, not falls back, where it cannot bind one: AFS, some FUSE.)"""
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        found = os.lstat(folder)
+        if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.getuid():
+            return False
+        if found.st_mode & 0o077:
+            os.chmod(folder, 0o700)
+        probe = folder / f".probe-{os.getpid()}"
+        with contextlib.suppress(FileNotFoundError):
+            probe.unlink()  # left by a process of this pid that was killed
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.bind(str(probe))
+        probe.unlink()
+        return True
+    except OSError:
+        return False
+
+
+def _control_options(ssh: list[str]) -> list[str]:
+    """ssh options that share one connection (as Ansible does): a fetch
+    within CONTROL_PERSIST of the last skips the login. None if the user's
+    own ssh command says how (or `ASR_SSH_CONTROL=no`)."""
+    if any(_CONTROL_OPTION.match(word) or word in ("-S", "-M") for word in ssh):
+        return []
+    folder = control_folder()
+    if folder is None:
+        return []
+    return [
+        *("-o", "ControlMaster=auto"),
+        *("-o", f"ControlPath={folder}/%C"),
+        *("-o", f"ControlPersist={CONTROL_PERSIST}"),
+    ]
+
+
 def ssh_command(url: SshUrl) -> list[str]:
     ssh = shlex.split(os.environ.get(SSH_COMMAND, "ssh"))
+    ssh += _control_options(ssh)
     if url.port:
         ssh += ["-p", str(url.port)]
     target = f"{url.user}@{url.host}" if url.user else url.host
@@ -452,7 +528,8 @@ def fetch(
             listed = _Listed.selected(peer, selection)
         else:
             listed = _Listed.whole(store, peer, state, apply, _refcache(store, name))
-        changed = {u: o for u, o in listed.heads.items() if store.get_ref(u) != o}
+        ours = heads_of(store, listed.heads)
+        changed = {u: o for u, o in listed.heads.items() if ours[u] != o}
         ids = missing_closure(
             changed.values(),
             lambda ids: _edges(peer.call("references", ids=ids)),

@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -56,6 +57,8 @@ class Sshd:
             "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
             "PubkeyAuthentication yes\nPermitRootLogin prohibit-password\n"
         )
+        # ssh's shared connections (short: a socket's path has <= 104 bytes)
+        self.control = Path(tempfile.mkdtemp(prefix="asr-ssh-"))
         if os.geteuid() == 0 and not Path("/run/sshd").is_dir():
             os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
         self.log = open(f / "sshd.log", "wb")
@@ -76,6 +79,8 @@ class Sshd:
         return self
 
     def __exit__(self, *exc) -> None:
+        self.close_connections()
+        shutil.rmtree(self.control, ignore_errors=True)
         self.process.terminate()
         self.process.wait(10)
         self.log.close()
@@ -92,7 +97,25 @@ class Sshd:
             f"env PYTHONPATH={shlex.quote(str(REPO))} OMP_NUM_THREADS=1 "
             f"{shlex.quote(sys.executable)} -m asr.cli.main"
         )
-        return {"ASR_SSH_COMMAND": ssh, "ASR_REMOTE_ASR": asr}
+        return {
+            "ASR_SSH_COMMAND": ssh,
+            "ASR_REMOTE_ASR": asr,
+            "ASR_SSH_CONTROL": str(self.control),
+        }
+
+    def close_connections(self) -> None:
+        """End the shared connections (ssh -O exit), as ControlPersist would."""
+        for socket_path in self.control.iterdir():
+            subprocess.run(
+                ["ssh", "-o", f"ControlPath={socket_path}", "-O", "exit", "x"],
+                capture_output=True,
+                timeout=10,
+            )
+
+    def logins(self) -> int:
+        """How many times a client logged in (sshd's log says each)."""
+        text = (self.folder / "sshd.log").read_text(errors="replace")
+        return text.count("Accepted publickey")
 
     def url(self, path: Path) -> str:
         return f"ssh://{self.user}@127.0.0.1:{self.port}{path}"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from asr.core import transfer
 from asr.store.pack import gc
-from asr.store.remoterefs import ref_listing
+from asr.store.remoterefs import heads_of, ref_listing
 
-from .conftest import assert_clean
+from .conftest import assert_clean, revise
 from .project import add, heads
 from .test_mirror import packed_store
 
@@ -61,3 +61,21 @@ def test_known_tables_are_not_sent_again(tmp_path):
     add(a, ["x"])
     second = ref_listing(a, first["tables"])
     assert second["data"] == {} and len(second["rest"]) == 2
+
+
+def test_heads_of_many_refs_read_them_as_get_ref_does(tmp_path):
+    """Many uids are read in one pass over the store's refs (as between gcs,
+    when the commit logs hold most of them): the same heads as one
+    `get_ref` each, through tables, logs, loose refs and tombstones."""
+    store = packed_store(tmp_path / "a", batches=2)  # 40 refs in 2 tables
+    add(store, [f"t{i}" for i in range(40)])  # 80 refs in a commit log
+    packed, logged = sorted(heads(store))[:2], sorted(store._log.refs)[:2]
+    for uid in (packed[0], logged[0]):
+        revise(store, uid, "newer")  # a loose ref moves it on
+    store.delete_ref(packed[1])  # tombstones
+    store.delete_ref(logged[1])
+    uids = [*heads(store), packed[1], logged[1], "0" * 32]
+    expected = {uid: store.get_ref(uid) for uid in uids}
+    assert len(uids) >= 64 and expected[packed[1]] is None
+    assert heads_of(store, uids) == expected  # one pass
+    assert heads_of(store, uids[:10]) == {u: expected[u] for u in uids[:10]}

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import re
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -85,3 +89,49 @@ def test_missing_remote_store_is_one_error_line(over_ssh, tmp_path):
     lines = done.stderr.splitlines()
     assert lines[-1].startswith("Error: ") and "no ASR store" in lines[-1], done.stderr
     assert not (tmp_path / "here" / "no").exists()  # a failed clone leaves nothing
+
+
+def master_pid(sshd) -> int | None:
+    """The pid of the shared connection's ssh (`ssh -O check`), or None."""
+    sockets = list(sshd.control.iterdir())
+    if not sockets:
+        return None
+    (socket_path,) = sockets
+    done = subprocess.run(
+        ["ssh", "-o", f"ControlPath={socket_path}", "-O", "check", "x"],
+        capture_output=True,
+        text=True,
+    )
+    found = re.search(r"pid=(\d+)", done.stderr)
+    return int(found[1]) if done.returncode == 0 and found else None
+
+
+def test_fetches_share_one_ssh_login(over_ssh, tmp_path):
+    over_ssh.close_connections()  # another test's
+    a = project(tmp_path / "a", ["x"])
+    before = over_ssh.logins()
+    b, _ = transfer.clone(over_ssh.url(tmp_path / "a"), tmp_path / "b")
+    add(a, ["y"])
+    assert transfer.pull(b, "origin").objects == 3
+    assert over_ssh.logins() == before + 1  # the pull went through the clone's
+    pid = master_pid(over_ssh)
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)  # its socket stays behind
+    while master_pid(over_ssh) == pid:
+        time.sleep(0.05)
+    add(a, ["z"])
+    assert transfer.pull(b, "origin").objects == 3  # logs in anew
+    assert over_ssh.logins() == before + 2 and master_pid(over_ssh) is not None
+    assert heads(b) == heads(a)
+    assert_clean(a, b)
+
+
+def test_sharing_connections_can_be_turned_off(over_ssh, tmp_path, monkeypatch):
+    over_ssh.close_connections()
+    monkeypatch.setenv("ASR_SSH_CONTROL", "no")
+    project(tmp_path / "a", ["x"])
+    before = over_ssh.logins()
+    b, _ = transfer.clone(over_ssh.url(tmp_path / "a"), tmp_path / "b")
+    transfer.pull(b, "origin")
+    assert over_ssh.logins() == before + 2
+    assert list(over_ssh.control.iterdir()) == []

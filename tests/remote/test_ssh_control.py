@@ -1,0 +1,61 @@
+"""Where ssh keeps the connections fetches share, and when it does not."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from asr.store.remote import SshUrl, control_folder, ssh_command
+
+URL = SshUrl("cluster", "/home/me/project", "me")
+
+
+@pytest.fixture
+def short():
+    """A folder with a short path (pytest's are too long for sockets)."""
+    folder = Path(tempfile.mkdtemp(prefix="asr-t-"))
+    yield folder
+    shutil.rmtree(folder)
+
+
+def options(command: list[str]) -> dict[str, str]:
+    pairs = [command[i + 1] for i, word in enumerate(command) if word == "-o"]
+    return dict(pair.split("=", 1) for pair in pairs)
+
+
+def test_a_private_runtime_folder_by_default(short, monkeypatch):
+    monkeypatch.delenv("ASR_SSH_CONTROL", raising=False)
+    monkeypatch.delenv("ASR_SSH_COMMAND", raising=False)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(short))
+    (short / "asr-ssh").mkdir(mode=0o755)  # too open: made private
+    command = ssh_command(URL)
+    assert command[0] == "ssh" and command[-2:] == ["me@cluster", command[-1]]
+    found = options(command)
+    assert found["ControlMaster"] == "auto" and found["ControlPersist"] == "60s"
+    assert found["ControlPath"] == f"{short}/asr-ssh/%C"
+    assert stat.S_IMODE(os.stat(short / "asr-ssh").st_mode) == 0o700
+
+
+def test_a_folder_whose_socket_paths_are_too_long_is_passed_over(tmp_path, monkeypatch):
+    monkeypatch.delenv("ASR_SSH_CONTROL", raising=False)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / ("x" * 60)))
+    monkeypatch.setenv("HOME", str(tmp_path / ("y" * 60)))
+    folder = control_folder()
+    assert folder is not None and "xxx" not in str(folder) and "yyy" not in str(folder)
+    assert len(f"{folder}/{'0' * 40}.{'0' * 16}") <= 103
+
+
+def test_turned_off_or_said_by_the_users_own_ssh_command(short, monkeypatch):
+    monkeypatch.setenv("ASR_SSH_CONTROL", "no")
+    assert "ControlMaster" not in options(ssh_command(URL))
+    monkeypatch.setenv("ASR_SSH_CONTROL", str(short / "mine"))
+    assert options(ssh_command(URL))["ControlPath"] == f"{short}/mine/%C"
+    monkeypatch.setenv("ASR_SSH_COMMAND", "ssh -o ControlPath=/theirs/%C -i key")
+    command = ssh_command(URL)
+    assert options(command) == {"ControlPath": "/theirs/%C", "BatchMode": "yes"}
+    assert command[:5] == ["ssh", "-o", "ControlPath=/theirs/%C", "-i", "key"]
