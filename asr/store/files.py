@@ -77,6 +77,48 @@ def _write_all(fd: int, data: bytes | memoryview) -> None:
         view = view[os.write(fd, view) :]
 
 
+class BackgroundWriter:
+    """Writes chunks to `fd` in a thread, in order, while the caller goes on.
+
+    `os.write` releases the GIL, so a receiver that hashes what arrives
+    (`mirror`) keeps the kernel copying the previous chunks meanwhile: a
+    clone costs the larger of the two, not their sum. Chunks must not change
+    once handed over (bytes do not). `close` waits for every write and
+    raises the first error a write met; after an error the rest are dropped.
+    """
+
+    def __init__(self, fd: int, depth: int = 8):
+        import queue
+        import threading
+
+        self.fd = fd
+        self.error: BaseException | None = None
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self._queue.get()) is not None:
+            if self.error is None:
+                try:
+                    _write_all(self.fd, chunk)
+                except BaseException as err:  # noqa: BLE001 - raised by close
+                    self.error = err
+
+    def write(self, chunk: bytes) -> None:
+        if self.error is not None:
+            raise self.error
+        self._queue.put(chunk)
+
+    def close(self) -> None:
+        """Wait for the writes (call it before closing `fd`); raise their error."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        if self.error is not None:
+            raise self.error
+
+
 def write_atomic(path: Path | str, data: bytes, *, durable: bool = True) -> None:
     """Write `data` to `path` so that readers see all of it or nothing.
 

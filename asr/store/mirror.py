@@ -26,6 +26,7 @@ The promises of a transfer hold:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Iterator
@@ -38,7 +39,7 @@ import numpy as np
 
 from . import codec, tables
 from .errors import StoreError
-from .files import _open_exclusive, _tmp_name, _write_all, write_atomic
+from .files import BackgroundWriter, _open_exclusive, _tmp_name, write_atomic
 from .ids import digest
 from .objects import decode_object
 
@@ -318,52 +319,41 @@ def _receive_pack(store, got: _Arrived, chunks, heads) -> int:
     pack = table.meta.get("pack", "")
     if table.type != "pack" or not _PACK_NAME.match(pack):
         raise TransferError(f"damaged stream: {got.name} is not a pack's table")
+    # The objects in the order their bytes arrive.
     offsets = np.asarray(table.columns["offset"], np.int64)
-    ends = (offsets + np.asarray(table.columns["length"], np.int64)).tolist()
-    keys = _rows16(table.keys)
-    order = np.argsort(offsets, kind="stable").tolist()
-    starts = offsets.tolist()
+    order = np.argsort(offsets, kind="stable")
+    starts = offsets[order].tolist()
+    ends = (offsets + np.asarray(table.columns["length"], np.int64))[order].tolist()
+    keys = _rows16(np.ascontiguousarray(table.keys)[order])
     store.pack_dir.mkdir(parents=True, exist_ok=True)
     final = store.pack_dir / pack
     tmp = _tmp_name(final)
     fd = _open_exclusive(tmp)
     try:
+        writer = BackgroundWriter(fd)  # the kernel copies while we hash
         try:
             buf, base, i = bytearray(), 0, 0  # buf: the bytes from `base` on
             for chunk in chunks:
                 if base == 0 and not buf and chunk[: len(_PACK_MAGIC)] != _PACK_MAGIC:
                     raise TransferError(f"damaged stream: {pack} is not a pack")
-                _write_all(fd, chunk)
+                writer.write(chunk)
                 buf += chunk
                 end = base + len(buf)
                 with memoryview(buf) as view:
-                    while i < len(order) and ends[order[i]] <= end:
-                        row = order[i]
-                        if (
-                            starts[row] < base
-                            or digest(view[starts[row] - base : ends[row] - base])
-                            != keys[row]
-                        ):
-                            raise TransferError(
-                                f"a damaged object arrived in {pack} at {starts[row]}"
-                            )
-                        uids = heads.get(keys[row])
-                        if uids and not _is_revision_of(
-                            view[starts[row] - base : ends[row] - base], uids
-                        ):
-                            raise TransferError(
-                                f"{keys[row].hex()} is not a revision of the"
-                                " uid the refs name it for"
-                            )
-                        i += 1
-                keep = starts[order[i]] if i < len(order) else end
+                    i = _check_arrived(
+                        view, base, end, i, starts, ends, keys, heads, pack
+                    )
+                keep = starts[i] if i < len(starts) else end
                 keep = max(base, min(keep, end))
                 del buf[: keep - base]
                 base = keep
-            if i < len(order):
+            if i < len(starts):
                 raise TransferError(f"the stream ended early in {pack}")
+            writer.close()
             os.fsync(fd)
         finally:
+            with contextlib.suppress(OSError):  # after an error: wait, not raise
+                writer.close()
             os.close(fd)
         os.replace(tmp, final)
     except BaseException:
@@ -372,6 +362,28 @@ def _receive_pack(store, got: _Arrived, chunks, heads) -> int:
         raise
     write_atomic(store.pack_dir / got.name, got.data)  # the commit point
     return len(order)
+
+
+def _check_arrived(view, base, end, i, starts, ends, keys, heads, pack) -> int:
+    """Hash the objects from the `i`th on whose last byte has arrived (`view`
+    holds the bytes from `base` to `end`); the index of the first that has
+    not. The hot loop of a clone: two hundred thousand objects a gigabyte."""
+    from .transfer import TransferError
+
+    heads_get, count = heads.get, len(starts)
+    while i < count and ends[i] <= end:
+        start = starts[i]
+        data = view[start - base : ends[i] - base]
+        key = keys[i]
+        if start < base or digest(data) != key:
+            raise TransferError(f"a damaged object arrived in {pack} at {start}")
+        uids = heads_get(key)
+        if uids and not _is_revision_of(data, uids):
+            raise TransferError(
+                f"{key.hex()} is not a revision of the uid the refs name it for"
+            )
+        i += 1
+    return i
 
 
 def _is_revision_of(data, uids: set[bytes]) -> bool:

@@ -134,3 +134,34 @@ def test_a_store_with_refs_is_not_mirrored(tmp_path):
     assert listing(b).packs != listing(a).packs  # objects came by negotiation
     assert set(heads(a)) < set(heads(b))
     assert_clean(a, b)
+
+
+def test_a_write_that_fails_mid_pack_leaves_no_pack_and_no_ref(tmp_path):
+    # Packs are written by a thread while the clone hashes: its error (here
+    # a real one, the file-size limit a full quota would give) must stop the
+    # clone with nothing half-visible, and a rerun without it completes.
+    a = packed_store(tmp_path / "a", batches=2, per_batch=10, size=200_000)
+    b = init_store(tmp_path / "b")
+    remote_.add_remote(b, "origin", str(tmp_path / "a"))
+    limited = (
+        "import resource, signal, sys\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (1_000_000, 1_000_000))\n"
+        "from asr.cli.main import main\n"
+        "sys.exit(main(['pull']))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-c", limited],
+        cwd=tmp_path / "b",
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode != 0
+    assert "File too large" in done.stderr and "Traceback" not in done.stderr
+    assert heads(b) == {} and listing(b).packs == []
+    assert_clean(b)
+    transfer.pull(b, "origin")
+    assert heads(b) == heads(a)
+    assert_clean(a, b)
