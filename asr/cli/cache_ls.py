@@ -49,9 +49,11 @@ def ls(selection: tuple[str, ...], fmt: str, duplicates: bool) -> None:
         ]
         click.echo(json.dumps(rows, indent=2))
         return
+    table, count = records_table(records), len(records)
+    del records  # rendering a long table allocates a lot: not with these alive
     out = console()
-    out.print(records_table(records))
-    out.print(f"{len(records)} records")
+    out.print(table)
+    out.print(f"{count} records")
 
 
 @click.command()

@@ -12,7 +12,7 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from asr.core.cache import all_records
+from asr.core.cache import selected
 from asr.core.presentation import summarise
 from asr.core.record import Record
 from asr.core.selection import Criterion, SelectionError, parse_selection, select
@@ -28,8 +28,8 @@ def select_records(
 ) -> list[Record]:
     """The Records the words (and `extra` criteria) select, in listing order."""
     criteria = [*parse_selection(words), *extra]
-    found = select(all_records(store), criteria)
-    found.sort(key=lambda r: (r.name, r.metadata.get("start", 0)))
+    found = select(selected(store, criteria), criteria)
+    found.sort(key=lambda r: (r.name, r.metadata_entry("start", 0)))
     return found
 
 

@@ -122,6 +122,10 @@ class Record:
             parent=obj.parent,
         )
 
+    def metadata_entry(self, key: str, default: Any = None) -> Any:
+        """One entry of the metadata (a lazily read Record decodes no other)."""
+        return self.metadata.get(key, default)
+
     @staticmethod
     def is_record(obj: StoredObject) -> bool:
         return (

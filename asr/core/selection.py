@@ -78,6 +78,11 @@ def looks_like_selection(word: str) -> bool:
 
 # -- the fields of a Record ---------------------------------------------------
 
+# What reading a fixed key costs (a lazily read Record decodes its name and
+# version at once, a metadata entry on demand); criteria are tried cheapest
+# first, so most Records are turned down before their payload is decoded.
+_COST = {"uid": 0, "revision": 0, "name": 1, "version": 1, "folder": 2, "created": 2}
+
 
 def _fixed(record: Record, key: str) -> Any:
     if key == "name":
@@ -89,8 +94,52 @@ def _fixed(record: Record, key: str) -> Any:
     if key == "revision":
         return str(record.oid or "")
     if key == "folder":
-        return record.metadata.get("directory", _MISSING)
-    return record.metadata.get("start", _MISSING)  # created
+        return record.metadata_entry("directory", _MISSING)
+    return record.metadata_entry("start", _MISSING)  # created
+
+
+#: The fixed keys a ref holds (uid -> head): decided before a Record is read.
+REF_FIELDS = ("uid", "revision")
+
+
+def fits_ref(criteria: Sequence[Criterion], uid: str, oid: str) -> bool:
+    """Do the uid and revision criteria hold for the ref `uid` -> `oid`?"""
+    return all(
+        _holds(c, str(uid) if c.key == "uid" else str(oid))
+        for c in criteria
+        if c.key in REF_FIELDS
+    )
+
+
+_SECTIONS = ("arguments", "result", "metadata")
+
+
+class _Paths:
+    """A Record's dotted paths, each section flattened when first asked for
+    (a key found in the arguments leaves the result undecoded)."""
+
+    def __init__(self, record: Record):
+        self.record = record
+        self.flat: dict[str, dict[str, Any]] = {}
+
+    def section(self, name: str) -> dict[str, Any]:
+        flat = self.flat.get(name)
+        if flat is None:
+            flat = self.flat[name] = flatten(getattr(self.record, name), name)
+        return flat
+
+    def value(self, key: str) -> Any:
+        """The value `key` names: a fixed field, a dotted path, or a bare
+        key looked for in the arguments, then the result."""
+        if key in FIELDS:
+            return _fixed(self.record, key)
+        for path in (key, *(prefix + key for prefix in _PREFIXES)):
+            section = path.partition(".")[0]
+            if section in _SECTIONS:
+                flat = self.section(section)
+                if path in flat:
+                    return flat[path]
+        return _MISSING
 
 
 def _paths(record: Record) -> dict[str, Any]:
@@ -113,16 +162,14 @@ def record_fields(record: Record) -> dict[str, Any]:
     return fields
 
 
-def _value(record: Record, key: str, paths: dict[str, Any]) -> Any:
-    """The value `key` names; `paths` is filled (decoding the record) only if needed."""
-    if key in FIELDS:
-        return _fixed(record, key)
-    if not paths:
-        paths.update(_paths(record))
-    for prefix in ("", *_PREFIXES):
-        if prefix + key in paths:
-            return paths[prefix + key]
-    return _MISSING
+def _bare_keys(record: Record) -> list[str]:
+    """The argument and result keys of `record`, without their prefix."""
+    return [
+        key[len(prefix) :]
+        for key in record_fields(record)
+        for prefix in _PREFIXES
+        if key.startswith(prefix)
+    ]
 
 
 def known_keys(records: Iterable[Record]) -> list[str]:
@@ -133,47 +180,66 @@ def known_keys(records: Iterable[Record]) -> list[str]:
     """
     seen: dict[str, None] = {}
     for record in records:
-        for key in record_fields(record):
-            for prefix in _PREFIXES:
-                if key.startswith(prefix):
-                    seen.setdefault(key[len(prefix) :])
+        seen.update(dict.fromkeys(_bare_keys(record)))
+    return _listed(seen)
+
+
+def _listed(seen: Iterable[str]) -> list[str]:
     return [*FIELDS, *sorted(k for k in seen if k not in FIELDS)]
-
-
-def check_keys(criteria: Sequence[Criterion], records: Sequence[Record]) -> None:
-    """Refuse a key no Record has, naming the known ones (a typo matches nothing)."""
-    pending = {c.key for c in criteria if c.key not in FIELDS}
-    for record in records:
-        if not pending:
-            return
-        for key in record_fields(record):
-            pending.discard(key)
-            for prefix in _PREFIXES:
-                if key.startswith(prefix):
-                    pending.discard(key[len(prefix) :])
-    for criterion in criteria:
-        if criterion.key in pending:
-            raise SelectionError(
-                f"unknown key {criterion.key!r} in {str(criterion)!r}; known keys: "
-                + ", ".join(known_keys(records))
-                + " (and arguments.*, result.*, metadata.* paths)"
-            )
 
 
 # -- matching -----------------------------------------------------------------
 
 
+def _cheapest_first(criteria: Sequence[Criterion]) -> list[Criterion]:
+    return sorted(criteria, key=lambda c: _COST.get(c.key, 3))
+
+
 def matches(record: Record, criteria: Sequence[Criterion]) -> bool:
     """Does `record` fit every criterion? A missing field fits none."""
-    paths: dict[str, Any] = {}
-    return all(_holds(c, _value(record, c.key, paths)) for c in criteria)
+    paths = _Paths(record)
+    return all(_holds(c, paths.value(c.key)) for c in _cheapest_first(criteria))
 
 
 def select(records: Iterable[Record], criteria: Sequence[Criterion]) -> list[Record]:
-    """The Records that fit, after checking every key is known."""
-    records = list(records)
-    check_keys(criteria, records)
-    return [r for r in records if matches(r, criteria)]
+    """The Records that fit, read as a stream (only those that fit are kept).
+
+    The fixed keys (name, version, uid, revision, folder, created) are
+    tried first; only a Record that fits them has its arguments or result
+    decoded for the other keys. A key that no such Record has is refused,
+    naming the keys they have (a typo matches nothing), once the stream is
+    over and nothing fit. If no Record fits the fixed keys, there is nothing
+    to check the others against, and none is refused.
+    """
+    ordered = _cheapest_first(criteria)
+    fixed = [c for c in ordered if c.key in FIELDS]
+    other = [c for c in ordered if c.key not in FIELDS]
+    pending = {c.key for c in other}  # keys no Record seen so far has
+    seen: dict[str, None] = {}  # the keys of the Records seen, for the error
+    candidates = 0
+    found = []
+    for record in records:
+        if not all(_holds(c, _fixed(record, c.key)) for c in fixed):
+            continue
+        candidates += 1
+        paths = _Paths(record)
+        if pending:
+            pending = {key for key in pending if paths.value(key) is _MISSING}
+            if pending:
+                seen.update(dict.fromkeys(_bare_keys(record)))
+        if all(_holds(c, paths.value(c.key)) for c in other):
+            found.append(record)
+    if pending and not found and (candidates or not fixed):
+        unknown = next(c for c in criteria if c.key in pending)
+        among = " ".join(map(str, fixed))
+        raise SelectionError(
+            f"unknown key {unknown.key!r} in {str(unknown)!r}"
+            + (f" (no Record with {among} has it)" if fixed else "")
+            + "; known keys: "
+            + ", ".join(_listed(seen))
+            + " (and arguments.*, result.*, metadata.* paths)"
+        )
+    return found
 
 
 def _holds(criterion: Criterion, value: Any) -> bool:

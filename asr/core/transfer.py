@@ -22,7 +22,7 @@ from asr.store import BaseStore, DiskStore, ObjectId, Uid, init_store
 from asr.store import remote as _remote
 from asr.store import transfer as _transfer
 
-from .cache import all_records
+from .cache import selected
 from .record import Record
 from .selection import parse_selection, select
 
@@ -31,7 +31,8 @@ Report = _remote.Report
 
 def select_heads(store: BaseStore, words: Sequence[str]) -> dict[Uid, ObjectId]:
     """Heads of the Records `words` select and of all they depend on."""
-    chosen = select(all_records(store), parse_selection(words))
+    criteria = parse_selection(words)
+    chosen = select(selected(store, criteria), criteria)
     heads: dict[Uid, ObjectId] = {}
     stack = [(r.uid, r.oid) for r in chosen]
     while stack:

@@ -262,6 +262,26 @@ class BaseStore(ABC):
         verify(oid, data, where)
         return data
 
+    def get_many_bytes(
+        self,
+        oids: Iterable[str],
+        on_error: Callable[[ObjectId, StoreError], None] | None = None,
+    ) -> Iterator[tuple[ObjectId, bytes]]:
+        """(id, verified bytes) of each object, in the order the backend
+        reads them fastest (not necessarily that of `oids`): for readers that
+        go through many objects, such as a selection over every Record. One
+        that cannot be read raises, or with `on_error` is passed there and
+        left out."""
+        for oid in oids:
+            try:
+                data = self.get_bytes(oid)
+            except StoreError as err:
+                if on_error is None:
+                    raise
+                on_error(ObjectId(oid), err)
+                continue
+            yield ObjectId(oid), data
+
     def get(self, oid: str) -> StoredObject:
         """Read an object; its hash is verified on every read."""
         data, where = self._get_raw(ObjectId(oid))
@@ -407,6 +427,32 @@ class BaseStore(ABC):
                 _warn(f"record {uid} left out: {err}; run asr fsck")
                 continue
             yield uid, obj
+
+    def heads_bytes(
+        self, keep: Callable[[Uid, ObjectId], bool] | None = None
+    ) -> Iterator[tuple[Uid, ObjectId, bytes]]:
+        """(uid, head, its verified bytes) of every record (whose uid and
+        head `keep` accepts), read in bulk (`get_many_bytes`) and in no
+        particular order; a damaged one is left out with a `StoreWarning`,
+        as in `heads`."""
+        chunk: dict[ObjectId, Uid] = {}
+        for uid, oid in self.iter_refs(on_error=_warn):
+            if keep is not None and not keep(uid, oid):
+                continue
+            chunk[oid] = uid
+            if len(chunk) == 1 << 16:  # a dict of ~10 MB
+                yield from self._chunk_bytes(chunk)
+                chunk = {}
+        yield from self._chunk_bytes(chunk)
+
+    def _chunk_bytes(
+        self, uids: dict[ObjectId, Uid]
+    ) -> Iterator[tuple[Uid, ObjectId, bytes]]:
+        def failed(oid: ObjectId, err: StoreError) -> None:
+            _warn(f"record {uids[oid]} left out: {err}; run asr fsck")
+
+        for oid, data in self.get_many_bytes(uids, on_error=failed):
+            yield uids[oid], oid, data
 
     # -- the index ----------------------------------------------------------
 

@@ -53,6 +53,7 @@ from .files import (
 )
 from .ids import ObjectId, Uid, digest
 from .maintenance import TOMBSTONE
+from .objects import verify
 from .refbatch import batch_ref, move_refs, unsettled
 
 STORE_DIR = ".asr"
@@ -202,6 +203,71 @@ class DiskStore(BaseStore):
         offset = int(table.columns["offset"][row])
         length = int(table.columns["length"][row])
         return os.pread(fd, length, offset), f"pack {name} at {offset}"
+
+    def get_many_bytes(self, oids, on_error=None):
+        """Objects in packs are read in pack order, a run of neighbours with
+        one `pread` (a selection over a packed store reads it front to back);
+        the others one by one. `_BATCH` objects at a time, so memory stays
+        flat however many are asked for."""
+        batch: list[str] = []
+        for oid in oids:
+            batch.append(oid)
+            if len(batch) == _BATCH:
+                yield from self._read_batch(batch, on_error)
+                batch = []
+        if batch:
+            yield from self._read_batch(batch, on_error)
+
+    def _read_batch(self, oids: list[str], on_error) -> Iterator[tuple]:
+        keys = np.frombuffer(bytes.fromhex("".join(oids)), "S16")
+        left = np.ones(len(oids), bool)
+        spans = []  # (table, offset, length, oid) of objects found in a pack
+        for table in self._packs.tables():
+            if not left.any():
+                break
+            if not len(table):
+                continue
+            wanted = np.flatnonzero(left)
+            rows = np.minimum(table.keys.searchsorted(keys[wanted]), len(table) - 1)
+            found = table.keys[rows] == keys[wanted]
+            left[wanted[found]] = False
+            columns, hits = table.columns, rows[found]
+            spans += [
+                (table, offset, length, oids[i])
+                for offset, length, i in zip(
+                    columns["offset"][hits].tolist(),
+                    columns["length"][hits].tolist(),
+                    wanted[found].tolist(),
+                )
+            ]
+        spans.sort(key=lambda span: (span[0].meta["pack"], span[1]))
+        unread = [oids[i] for i in np.flatnonzero(left).tolist()]
+        for run in _runs(spans):
+            try:
+                yield from self._read_run(run, on_error)
+            except FileNotFoundError:  # repacked away meanwhile
+                unread += [oid for *_, oid in run]
+        yield from super().get_many_bytes(unread, on_error)
+
+    def _read_run(self, run: list, on_error) -> Iterator[tuple[ObjectId, bytes]]:
+        """Neighbouring objects of one pack, read with one `pread`."""
+        name = run[0][0].meta["pack"]
+        fd = self._pack_fds.get(name)
+        if fd is None:
+            fd = self._pack_fds[name] = os.open(self.pack_dir / name, os.O_RDONLY)
+        start = run[0][1]
+        data = os.pread(fd, run[-1][1] + run[-1][2] - start, start)
+        view = memoryview(data)
+        for _table, offset, length, oid in run:
+            part = bytes(view[offset - start : offset - start + length])
+            try:
+                verify(oid, part, f"pack {name} at {offset}")
+            except StoreError as err:
+                if on_error is None:
+                    raise
+                on_error(ObjectId(oid), err)
+                continue
+            yield oid if type(oid) is ObjectId else ObjectId(oid), part
 
     # -- the maintenance interface (maintenance.Maintained) -------------------
 
@@ -722,3 +788,28 @@ def _segment_shape_block(
         return None
     matrix = floats[start[rows][:, None] + np.arange(length)]
     return columns["shape_uid"][lo:hi][rows], matrix.reshape(len(rows), length)
+
+
+_BATCH = 1 << 16  # objects `get_many_bytes` looks up (and sorts) at once
+_GAP = 1 << 18  # neighbours closer than this are read together ...
+_RUN = 1 << 23  # ... up to this many bytes at a time
+
+
+def _runs(spans: list) -> Iterator[list]:
+    """Spans (table, offset, length, oid), sorted by pack and offset, cut
+    into runs that one read covers: same pack, small gaps, bounded size."""
+    run: list = []
+    for span in spans:
+        if run:
+            first, last = run[0], run[-1]
+            end = last[1] + last[2]
+            if (
+                span[0].meta["pack"] != first[0].meta["pack"]
+                or span[1] - end > _GAP
+                or span[1] + span[2] - first[1] > _RUN
+            ):
+                yield run
+                run = []
+        run.append(span)
+    if run:
+        yield run

@@ -125,3 +125,12 @@ def test_parsed_criterion():
     ]
     with pytest.raises(SelectionError):
         parse_selection(["badselection"])
+
+
+def test_unknown_key_among_the_records_of_a_name(project):
+    """A key is checked against the Records that fit the fixed keys: gap has
+    no argument `kpts`, so `name=sel.gap kpts=4` can match nothing."""
+    out = run("cache", "ls", "name=sel.gap", "kpts=4", exit_code=1).output
+    assert out.startswith("Error: unknown key 'kpts'")
+    assert "no Record with name=sel.gap has it" in out
+    assert uids("name=sel.nothing", "kpts=4") == set()  # nothing to check it by
