@@ -139,6 +139,16 @@ class DefectFormationResult(Result):
             "eV",
         ),
     )
+    vacuum_charges: np.ndarray | None = field(
+        default=None,
+        metadata=key(
+            "2D host: charge of each defect in each charge state that the "
+            "calculation holds in the vacuum, beyond the model (more than a few "
+            "hundredths of e: electrons spilled into the vacuum, the correction "
+            "does not hold; use less vacuum)",
+            "e",
+        ),
+    )
     vbm: float | None = field(
         default=None,
         metadata=key(
@@ -479,6 +489,7 @@ def main(
     energies = np.zeros((len(defects.names), len(charges)))
     formation = np.zeros_like(energies)
     lattice, alignments = np.zeros_like(energies), np.zeros_like(energies)
+    spilled = np.zeros_like(energies)
     slab = layer_slab(host, thickness) if eps and len(eps) == 2 else (None, None)
     for i, (structure, site) in enumerate(
         zip(defects.structures, defects.sites, strict=True)
@@ -492,6 +503,7 @@ def main(
             if q and eps:
                 fix = finite_size(host, defect, calc, calculator, site, q, eps, slab)
                 lattice[i, j], alignments[i, j] = fix.lattice, fix.alignment
+                spilled[i, j] = fix.vacuum_charge or 0.0
             formation[i, j] = energies[i, j] - e_pristine - reservoir + q * (vbm or 0)
     corrections = lattice + np.asarray(charges) * alignments
     formation += corrections
@@ -518,6 +530,7 @@ def main(
         lattice_energies=lattice if eps else None,
         alignments=alignments if eps else None,
         corrections=corrections if eps else None,
+        vacuum_charges=spilled if eps and len(eps) == 2 else None,
     )
     if gap is None:
         return result
