@@ -38,6 +38,15 @@ model's potential with the computed one far from the defect. Without
 `epsilon` the charged energies stay uncorrected (recorded as
 `correction_model="none"`): off by tenths of an eV in small bulk cells,
 and in 2D by an error that grows linearly with the vacuum.
+
+In 2D the corrected energies do not depend on the vacuum: hBN's v_N⁺¹
+moves by 0.007 eV from 10 to 25 Å of vacuum, uncorrected by 2.1 eV (the
+numbers are in `asr.recipes.defect_correction`); where the layer sits in
+its cell does not matter either (GPAW's dipole layer is in the model).
+A negative charge state may spill electrons into the vacuum, where the
+background attracts them; `vacuum_charges` records how much, and above a
+few hundredths of e the correction does not hold (hBN's v_B⁻¹: fine at
+10 Å of vacuum, 0.05 e and 0.25 eV off at 15 Å).
 """
 
 from __future__ import annotations

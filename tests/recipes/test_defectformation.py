@@ -195,6 +195,7 @@ def test_silicon_vacancy_neutral_and_positive(store, tmp_path):
         epsilon=11.7,
     ).result
     assert corrected.correction_model == "3D FNV" and corrected.epsilon == (11.7,)
+    assert corrected.vacuum_charges is None  # a bulk host has no vacuum
     assert corrected.charged_energies == pytest.approx(result.charged_energies)
     (lattice0, lattice1), (_, alignment1) = (
         corrected.lattice_energies[0],
