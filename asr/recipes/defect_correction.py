@@ -49,11 +49,16 @@ corrected 8.263, 8.257, 8.263, 8.258 eV. In 4x4: 8.19, 8.25, 8.23, 8.24
 eV (uncorrected 7.33 to 8.55). The layer 3 Å off the cell's middle: +0.96
 eV uncorrected, 8.256 eV corrected. The flatness in the vacuum hardly
 depends on ε (≤ 0.04 eV from ε = 1 to 8, and on the slab's thickness);
-the level does (-0.66 eV from ε_∥ = 2 to 4). ΔV is read in the vacuum far
-from the layer, where the planar average is the k = 0 part alone and the
-model meets the computed potential to ~1 meV; reading it in the layer's
-plane away from the defect would need the 3D model potential and larger
-cells than these.
+the level does (-0.66 eV from ε_∥ = 2 to 4). The thickness d matters
+little once ε is the layer's polarizability α spread over d (ε_∥ = 1 +
+4πα_∥/d, 1/ε_⊥ = 1 - 4πα_⊥/d): with α fixed, d = 2.0, 3.3, 5.0 Å give
+8.28, 8.26, 8.43 eV, so the default (the atoms plus 3.3 Å, hBN's
+interlayer distance) is fair when ε is computed for it.
+
+ΔV is read in the vacuum far from the layer, where the planar average is
+the k = 0 part alone and the model meets the computed potential to
+~1 meV; reading it in the layer's plane away from the defect would need
+the 3D model potential and larger cells than these.
 
 A negative defect's electrons can leave the layer: the background digs a
 well in the vacuum, ever deeper with L_z. hBN v_B⁻¹ in 3x3 holds 0.003,
