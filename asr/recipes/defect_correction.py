@@ -33,6 +33,41 @@ Both use one finite-difference grid, so its error cancels in E_lat. A
 charged 2D cell's E_per grows as π q² L_z / (6 A) with the vacuum L_z: so
 does the correction, which is why 2D formation energies need it.
 
+The periodic model has what the computed cell has: `asr.gs` gives a 2D
+cell GPAW's dipole layer, which cancels the cell's dipole about its middle
+(the field is zero at the cell's boundary, the step back sits there). A
+net charge off that middle has such a dipole (a layer off the middle, a
+defect off the layer's middle plane), and the model solves for it.
+
+Checked against GPAW (`benchmarks/paper_check.py`; PBE, 300 eV, Γ,
+unrelaxed vacancies, E_f without μ and at the VBM; ε = (6, 2.2) for hBN
+in its 3.3 Å slab: ε_⊥ the one for which the layer screens the dipole
+layer's field as GPAW's does, ε_∥ the one for which 3x3 and 4x4 agree).
+hBN v_N⁺¹ in 3x3 at vacuum 10, 15, 20, 25 Å: uncorrected 7.52, 8.16,
+8.87, 9.60 eV; E_lat 0.80, 0.13, -0.59, -1.33 eV; ΔV -0.06 to -0.01 V;
+corrected 8.263, 8.257, 8.263, 8.258 eV. In 4x4: 8.19, 8.25, 8.23, 8.24
+eV (uncorrected 7.33 to 8.55). The layer 3 Å off the cell's middle: +0.96
+eV uncorrected, 8.256 eV corrected. The flatness in the vacuum hardly
+depends on ε (≤ 0.04 eV from ε = 1 to 8, and on the slab's thickness);
+the level does (-0.66 eV from ε_∥ = 2 to 4). The thickness d matters
+little once ε is the layer's polarizability α spread over d (ε_∥ = 1 +
+4πα_∥/d, 1/ε_⊥ = 1 - 4πα_⊥/d): with α fixed, d = 2.0, 3.3, 5.0 Å give
+8.28, 8.26, 8.43 eV, so the default (the atoms plus 3.3 Å, hBN's
+interlayer distance) is fair when ε is computed for it.
+
+ΔV is read in the vacuum far from the layer, where the planar average is
+the k = 0 part alone and the model meets the computed potential to
+~1 meV; reading it in the layer's plane away from the defect would need
+the 3D model potential and larger cells than these.
+
+A negative defect's electrons can leave the layer: the background digs a
+well in the vacuum, ever deeper with L_z. hBN v_B⁻¹ in 3x3 holds 0.003,
+0.05, 0.26, 0.34 e there at 10, 15, 20, 25 Å, and its "corrected" E_f
+falls by 0.25, 1.8, 3.4 eV from 16.74 eV. `vacuum_charge` measures this
+(it is why the computed potential in the vacuum curves less than the
+model's); no correction of a charge in the layer undoes it: compute such
+a state with little vacuum.
+
 Energies here are in eV, lengths in Å; inside, Hartree atomic units.
 """
 
@@ -45,6 +80,10 @@ from ase.units import Bohr, Hartree
 
 # GPAW's default Gaussian: full width at half maximum 2 Bohr.
 SIGMA = 2.0 * Bohr / (2 * np.sqrt(2 * np.log(2)))  # Å
+# The vacuum of a 2D cell, for `vacuum_charge`, starts this far beyond the
+# dielectric slab (Å): hBN's v_N⁺¹ and (at 10 Å of vacuum) v_B⁻¹ leave
+# below 0.003 e there, v_B⁻¹'s spilled electrons 0.05-0.34 e.
+VACUUM_MARGIN = 1.5
 
 
 @dataclass
@@ -57,6 +96,7 @@ class Correction:
     periodic: float  # E_per
     alignment: float  # ΔV (V)
     charge: int
+    vacuum_charge: float | None = None  # 2D: see `vacuum_charge` (e)
 
     @property
     def lattice(self) -> float:
@@ -143,6 +183,7 @@ class SlabModel:
     z0: float  # height of the charge, Å
     sigma: float = SIGMA  # Å
     spacing: float = 0.05  # grid along z, Å
+    dipole_layer: float | None = None  # width (Å) of GPAW's dipole layer, if any
 
     def __post_init__(self):
         cell = np.asarray(self.cell, float)
@@ -164,6 +205,20 @@ class SlabModel:
         self.eps_perp_mid = self.slab.profile(mid, self.length * Bohr)[1]
         self.kmax = 8.0 / s  # e^{-k²σ²} < 1e-27 beyond
 
+    def sawtooth(self, u: np.ndarray) -> np.ndarray:
+        """GPAW's dipole-layer profile at heights u in [0, L): u/L - 1/2,
+        smoothed over `dipole_layer` Å around the cell's boundary u = 0
+        (`gpaw.new.pw.poisson.DipoleLayerPWPoissonSolver`)."""
+        length = self.length
+        w = self.dipole_layer / Bohr / 2
+        a, b = 1 / length - 0.75 / w, 0.25 / w**3
+        saw = u / length - 0.5
+        low, high = u < w, u > length - w
+        saw[low] = u[low] * (a + b * u[low] ** 2)
+        v = length - u[high]
+        saw[high] = -v * (a + b * v**2)
+        return saw
+
     def _operator(self, k: np.ndarray):
         """K + k² M of the symmetric finite-difference problem, per k."""
         e = self.eps_perp_mid / self.h  # coupling of node i and i + 1
@@ -179,13 +234,35 @@ class SlabModel:
         In Hartree per unit charge; zero on average, as GPAW's potentials.
         The flux ε_⊥ φ' between nodes follows from the charge below, its
         constant from the periodicity of φ (exact for the discrete problem).
+
+        With GPAW's dipole layer the flux vanishes at the cell's boundary
+        instead (the field there is zero: GPAW cancels the cell's dipole
+        about its middle, the polarization of the layer included) and φ
+        steps back across it, smoothed as GPAW does. A net charge off the
+        cell's middle has such a dipole, and so does a defect off the
+        layer's middle plane.
         """
         rho = self.g / self.area - 1 / (self.area * self.length)
-        flux = -4 * np.pi * self.h * np.cumsum(rho)
         inv = 1 / self.eps_perp_mid
-        flux -= np.sum(flux * inv) / np.sum(inv)
+        if not self.dipole_layer:
+            flux = -4 * np.pi * self.h * np.cumsum(rho)
+            flux -= np.sum(flux * inv) / np.sum(inv)
+            phi = np.concatenate([[0.0], np.cumsum(self.h * flux * inv)[:-1]])
+            return phi - phi.mean()
+        # Nodes from the boundary up (u from 0 to L): the link after the
+        # last one crosses the boundary, where the flux (the charge
+        # enclosed from it, background included) is zero. Each node's
+        # charge fills h around it: the one the boundary cuts counts in part.
+        u = self.z % self.length
+        first = int(np.argmin(u))
+        u, rho, inv = (np.roll(x, -first) for x in (u, rho, inv))
+        cut = rho[0] if u[0] <= self.h / 2 else rho[-1]
+        flux = -4 * np.pi * (self.h * np.cumsum(rho) + (u[0] - self.h / 2) * cut)
         phi = np.concatenate([[0.0], np.cumsum(self.h * flux * inv)[:-1]])
-        return phi - phi.mean()
+        # 4π p / A: the sharp step from just below the boundary to above it.
+        step = phi[-1] - phi[0] + self.h * flux[-1] * inv[-1]
+        phi += step * (self.sawtooth(u) - (u / self.length - 0.5))
+        return np.roll(phi - phi.mean(), first)
 
     def periodic_energy(self) -> float:
         """E_per (eV) of a unit charge: images and background included."""
@@ -293,6 +370,22 @@ def electrostatic_potential(gpw) -> tuple[np.ndarray, np.ndarray]:
     return np.array(calc.atoms.cell), -calc.get_electrostatic_potential()
 
 
+def dipole_layer_width(gpw) -> float | None:
+    """Width (Å) of the dipole layer of a GPAW ground state; None: none.
+
+    `asr.gs` gives every 2D calculation one (`common.gpaw_spec_for`).
+    """
+    from gpaw import GPAW
+
+    parameters = GPAW(gpw, txt=None).parameters
+    parameters = parameters.todict() if hasattr(parameters, "todict") else parameters
+    solver = parameters.get("poissonsolver") or {}
+    solver = solver.todict() if hasattr(solver, "todict") else dict(solver)
+    if not solver.get("dipolelayer"):
+        return None
+    return float(solver.get("width", 1.0))
+
+
 def correction(
     pristine_gpw,
     defect_gpw,
@@ -312,8 +405,31 @@ def correction(
     if v_pristine.shape != v_defect.shape:
         raise ValueError("the defect and pristine grids differ")
     difference = (v_defect - v_pristine).mean(axis=(0, 1))
+    dipole_layer = dipole_layer_width(defect_gpw) if len(epsilon) == 2 else None
+    return aligned(
+        cell, difference, position, charge, epsilon, thickness, center, dipole_layer
+    )
+
+
+def aligned(
+    cell: np.ndarray,
+    difference: np.ndarray,
+    position: np.ndarray,
+    charge: int,
+    epsilon: tuple[float, ...],
+    thickness: float | None = None,
+    center: float | None = None,
+    dipole_layer: float | None = None,
+) -> Correction:
+    """The correction from the planar average of V_defect - V_pristine (V).
+
+    `dipole_layer`: the width (Å) of the dipole layer of the 2D calculation,
+    None without; the model's periodic cell then has it too.
+    """
+    cell = np.asarray(cell, float)
     s0 = float(np.linalg.solve(cell.T, position)[2]) % 1
     n = len(difference)
+    spill = None
     if len(epsilon) == 1:
         (eps,) = epsilon
         isolated, periodic = bulk_lattice_energies(cell, charge, eps)
@@ -321,7 +437,7 @@ def correction(
         kind = "3D"
     else:
         slab = Slab(*epsilon, center=center, thickness=thickness)
-        setup = SlabModel(cell, slab, z0=float(position[2]))
+        setup = SlabModel(cell, slab, z0=float(position[2]), dipole_layer=dipole_layer)
         isolated = charge**2 * setup.isolated_energy()
         periodic = charge**2 * setup.periodic_energy()
         phi = charge * setup.periodic_potential() * Hartree
@@ -329,7 +445,50 @@ def correction(
             np.arange(n) / n * setup.length, setup.z, phi, period=setup.length
         )
         kind = "2D"
+        spill = vacuum_charge(cell, model - difference, slab, dipole_layer)
     alignment = planar_average_far(model - difference, s0)
     return Correction(
-        kind, tuple(map(float, epsilon)), isolated, periodic, alignment, charge
+        kind, tuple(map(float, epsilon)), isolated, periodic, alignment, charge, spill
     )
+
+
+def vacuum_charge(
+    cell: np.ndarray,
+    residual: np.ndarray,
+    slab: Slab,
+    dipole_layer: float | None = None,
+) -> float:
+    """Charge (e) the computed cell holds in the vacuum beyond the model's.
+
+    `residual` is V_model - (V_defect - V_pristine) along z (V). Its
+    curvature is the computed charge the model lacks; by Gauss's law its
+    slopes `VACUUM_MARGIN` beyond the slab's surfaces enclose that charge
+    in the vacuum between them (closer, the defect's own tails count;
+    within a `dipole_layer`, its steep step would). A
+    negative 2D defect's electrons fall into the well the neutralizing
+    background digs in the vacuum once the vacuum is wide enough: no point
+    charge in the layer models them, and the corrected energy then falls
+    with the vacuum instead of staying put.
+    """
+    length = float(cell[2, 2])
+    n = len(residual)
+    h = length / n
+    half = slab.thickness / 2 + VACUUM_MARGIN
+    if 2 * half > length - 4 * h:
+        return 0.0  # no vacuum to speak of
+    slope = (np.roll(residual, -1) - np.roll(residual, 1)) / (2 * h)  # V/Å
+    lower, upper = slab.center + half, slab.center + length - half
+    if dipole_layer:  # edges inside GPAW's dipole layer move beyond it
+        edge = dipole_layer / 2 + 2 * h
+        boundary = np.ceil((lower - edge) / length) * length  # next one up
+        if abs(lower - boundary) < edge:
+            lower = boundary + edge
+        boundary = np.floor((upper + edge) / length) * length  # next one down
+        if abs(upper - boundary) < edge:
+            upper = boundary - edge
+        if upper - lower < 4 * h:
+            return 0.0
+    bottom = int(round(lower / h)) % n
+    top = int(round(upper / h)) % n
+    area = abs(np.linalg.det(cell[:2, :2]))
+    return float(area / (4 * np.pi * Hartree * Bohr) * (slope[top] - slope[bottom]))

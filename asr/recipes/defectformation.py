@@ -38,6 +38,15 @@ model's potential with the computed one far from the defect. Without
 `epsilon` the charged energies stay uncorrected (recorded as
 `correction_model="none"`): off by tenths of an eV in small bulk cells,
 and in 2D by an error that grows linearly with the vacuum.
+
+In 2D the corrected energies do not depend on the vacuum: hBN's v_N⁺¹
+moves by 0.007 eV from 10 to 25 Å of vacuum, uncorrected by 2.1 eV (the
+numbers are in `asr.recipes.defect_correction`); where the layer sits in
+its cell does not matter either (GPAW's dipole layer is in the model).
+A negative charge state may spill electrons into the vacuum, where the
+background attracts them; `vacuum_charges` records how much, and above a
+few hundredths of e the correction does not hold (hBN's v_B⁻¹: fine at
+10 Å of vacuum, 0.05 e and 0.25 eV off at 15 Å).
 """
 
 from __future__ import annotations
@@ -137,6 +146,16 @@ class DefectFormationResult(Result):
         metadata=key(
             "Finite-size correction E_corr = E_lat + q ΔV added to each charged energy",
             "eV",
+        ),
+    )
+    vacuum_charges: np.ndarray | None = field(
+        default=None,
+        metadata=key(
+            "2D host: charge of each defect in each charge state that the "
+            "calculation holds in the vacuum, beyond the model (more than a few "
+            "hundredths of e: electrons spilled into the vacuum, the correction "
+            "does not hold; use less vacuum)",
+            "e",
         ),
     )
     vbm: float | None = field(
@@ -479,6 +498,7 @@ def main(
     energies = np.zeros((len(defects.names), len(charges)))
     formation = np.zeros_like(energies)
     lattice, alignments = np.zeros_like(energies), np.zeros_like(energies)
+    spilled = np.zeros_like(energies)
     slab = layer_slab(host, thickness) if eps and len(eps) == 2 else (None, None)
     for i, (structure, site) in enumerate(
         zip(defects.structures, defects.sites, strict=True)
@@ -492,6 +512,7 @@ def main(
             if q and eps:
                 fix = finite_size(host, defect, calc, calculator, site, q, eps, slab)
                 lattice[i, j], alignments[i, j] = fix.lattice, fix.alignment
+                spilled[i, j] = fix.vacuum_charge or 0.0
             formation[i, j] = energies[i, j] - e_pristine - reservoir + q * (vbm or 0)
     corrections = lattice + np.asarray(charges) * alignments
     formation += corrections
@@ -518,6 +539,7 @@ def main(
         lattice_energies=lattice if eps else None,
         alignments=alignments if eps else None,
         corrections=corrections if eps else None,
+        vacuum_charges=spilled if eps and len(eps) == 2 else None,
     )
     if gap is None:
         return result

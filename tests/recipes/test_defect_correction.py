@@ -11,6 +11,7 @@ from asr.recipes.defect_correction import (
     bulk_lattice_energies,
     gaussian_planar_potential,
     planar_average_far,
+    vacuum_charge,
 )
 
 MADELUNG_SC = 2.8373  # simple cubic, point charge in a neutralizing background
@@ -105,3 +106,72 @@ def test_alignment_reads_the_planes_far_from_the_defect():
     profile[6:11] = 1.0  # far from s0 = 0: planes 6..10 (within 1/8 of 1/2)
     assert planar_average_far(profile, 0.0) == pytest.approx(1.0)
     assert planar_average_far(np.roll(profile, 8), 0.5) == pytest.approx(1.0)
+
+
+def test_dipole_layer_cancels_the_dipole_of_a_charge_off_the_middle():
+    # GPAW's dipole layer (asr.gs's 2D default) takes the cell's dipole about
+    # its middle: none for a charge there, q δ for one δ off it, whose field
+    # it cancels at the energy cost 2π (q δ)² / V. Without the layer E_per
+    # does not depend on where the charge sits.
+    cell = np.diag([6.0, 6.0, 12.0])
+
+    def model(z0, dipole_layer, eps=(1.0, 1.0)):
+        layer = Slab(*eps, center=z0, thickness=3.0)
+        return SlabModel(cell, layer, z0=z0, dipole_layer=dipole_layer)
+
+    middle, plain = model(6.0, 1.0), model(6.0, None)
+    assert middle.periodic_energy() == pytest.approx(plain.periodic_energy())
+    assert middle.periodic_potential() == pytest.approx(
+        plain.periodic_potential(), abs=1e-9
+    )
+    delta = 2.0
+    shifted, periodic = model(6.0 + delta, 1.0), model(6.0 + delta, None)
+    assert periodic.periodic_energy() == pytest.approx(plain.periodic_energy())
+    volume = 6.0 * 6.0 * 12.0 / Bohr**3
+    dipole_energy = 2 * np.pi * (delta / Bohr) ** 2 / volume * Hartree
+    assert shifted.periodic_energy() - periodic.periodic_energy() == pytest.approx(
+        dipole_energy, rel=0.02
+    )
+    # The field vanishes at the cell's boundary (z = 0), just outside the
+    # smoothed layer: the potential is flat there but for the background.
+    phi = shifted.periodic_potential() * Hartree
+    u = (shifted.z * Bohr) % 12.0  # Å
+    near = [np.argmin(abs(u - x)) for x in (0.6, 0.7, 11.3, 11.4)]
+    field_below = (phi[near[1]] - phi[near[0]]) / 0.1
+    field_above = (phi[near[3]] - phi[near[2]]) / 0.1
+    background = 4 * np.pi * Hartree * Bohr / (6.0 * 6.0 * 12.0)  # V/Å², q = 1
+    assert field_below == pytest.approx(0.65 * background, rel=1e-3)
+    assert field_above == pytest.approx(-0.65 * background, rel=1e-3)
+    # A screening layer takes part of the step: the dipole it cancels is
+    # the charge's and the layer's together, so the cost is smaller.
+    screened = model(6.0 + delta, 1.0, eps=(4.0, 3.0))
+    screened_plain = model(6.0 + delta, None, eps=(4.0, 3.0))
+    extra = screened.periodic_energy() - screened_plain.periodic_energy()
+    assert 0 < extra < dipole_energy
+
+
+def test_vacuum_charge_finds_electrons_spilled_into_the_vacuum():
+    # A computed cell that holds 0.2 of the -1 defect charge in a cloud in
+    # the middle of the vacuum: the residual's curvature there is that cloud.
+    cell = np.diag([6.0, 6.0, 16.0])
+    layer = Slab(4.0, 2.0, center=8.0, thickness=3.3)
+    defect = SlabModel(cell, layer, z0=8.0)
+    cloud = SlabModel(cell, layer, z0=0.0, sigma=1.0)
+    n = 320
+    grid = np.arange(n) / n * defect.length
+
+    def on_grid(model):
+        phi = model.periodic_potential() * Hartree
+        return np.interp(grid, model.z % model.length, phi, period=model.length)
+
+    model = -1.0 * on_grid(defect)
+    spilled = -0.2
+    computed = (-1.0 - spilled) * on_grid(defect) + spilled * on_grid(cloud)
+    assert vacuum_charge(cell, model - computed, layer) == pytest.approx(
+        spilled, abs=0.005
+    )
+    assert vacuum_charge(cell, model - model, layer) == 0.0
+    # The same with the cloud across the dipole layer at z = 0.
+    assert vacuum_charge(cell, model - computed, layer, 1.0) == pytest.approx(
+        spilled, abs=0.02
+    )

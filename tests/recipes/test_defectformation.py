@@ -195,6 +195,7 @@ def test_silicon_vacancy_neutral_and_positive(store, tmp_path):
         epsilon=11.7,
     ).result
     assert corrected.correction_model == "3D FNV" and corrected.epsilon == (11.7,)
+    assert corrected.vacuum_charges is None  # a bulk host has no vacuum
     assert corrected.charged_energies == pytest.approx(result.charged_energies)
     (lattice0, lattice1), (_, alignment1) = (
         corrected.lattice_energies[0],
@@ -220,3 +221,46 @@ def test_silicon_vacancy_neutral_and_positive(store, tmp_path):
     )
     _, charged_figure = corrected.figures(tmp_path)
     assert charged_figure.read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.gpaw
+def test_charged_layer_off_the_middle_of_its_cell(store):
+    # asr.gs gives a 2D cell GPAW's dipole layer, which cancels the cell's
+    # dipole about its middle: a charged layer 2 Å off the middle has one
+    # (q × 2 Å), and its cancelling field costs the charged cell ~1 eV. The
+    # 2D model has the dipole layer too: the corrected energy stays put.
+    from ase.build import graphene
+
+    from asr.recipes.defectformation import charged, finite_size, layer_slab
+    from asr.recipes.setup.defects import main as setup_defects
+
+    calc = tiny_pw([1, 1, 1])
+    energies, corrected = [], []
+    for shift in [0.0, 2.0]:
+        layer = graphene("BN", a=2.51, vacuum=6.0)
+        layer.set_initial_magnetic_moments([0, 0])
+        layer.positions[:, 2] += shift
+        defects = setup_defects(
+            layer, supercell=(2, 2, 1), antisites=False, charge_states=(0, 1)
+        ).result
+        i = defects.names.index("v_N")
+        host, vacancy = defects.pristine, defects.structures[i]
+        energy = (
+            groundstate(vacancy, charged(calc, 1)).result.energy
+            - groundstate(host, calc).result.energy
+        )
+        fix = finite_size(
+            host,
+            vacancy,
+            charged(calc, 1),
+            calc,
+            defects.sites[i],
+            1,
+            (6.0, 2.2),
+            layer_slab(host, None),
+        )
+        energies.append(energy)
+        corrected.append(energy + fix.energy)
+        assert abs(fix.vacuum_charge) < 0.01  # a positive charge stays put
+    assert abs(energies[1] - energies[0]) > 1.0
+    assert corrected[1] == pytest.approx(corrected[0], abs=0.15)
