@@ -41,3 +41,46 @@ def store(tmp_path):
     disk = init_store(tmp_path)
     with use_store(disk):
         yield disk
+
+
+_PROBE = """
+import atexit, os, sys
+def report():
+    names = {names!r}
+    found = sorted(m for m in sys.modules
+                   if any(m == n or m.startswith(n + ".") for n in names))
+    with open(os.environ["ASR_PROBE"], "w") as f:
+        f.write(repr(found))
+atexit.register(report)
+sys.argv = ["asr", *sys.argv[1:]]
+from asr.cli.main import main
+main()
+"""
+
+
+@pytest.fixture
+def imported(tmp_path):
+    """Run `asr ARGS` in a fresh process in `cwd`; which of `names` (packages,
+    with their submodules) it imported, and its standard output."""
+    import ast
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    def run(cwd, names, *args: str, stdin: bytes = b"") -> tuple[list[str], bytes]:
+        probe = tmp_path / "probe.txt"
+        env = {**os.environ, "ASR_PROBE": str(probe), "OMP_NUM_THREADS": "1"}
+        repo = str(Path(__file__).resolve().parents[1])
+        env["PYTHONPATH"] = os.pathsep.join([repo, env.get("PYTHONPATH", "")])
+        done = subprocess.run(
+            [sys.executable, "-c", _PROBE.format(names=tuple(names)), *args],
+            cwd=cwd,
+            env=env,
+            input=stdin,
+            capture_output=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return ast.literal_eval(probe.read_text()), done.stdout
+
+    return run

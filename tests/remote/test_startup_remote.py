@@ -10,10 +10,6 @@ has tables.)
 
 from __future__ import annotations
 
-import ast
-import os
-import subprocess
-import sys
 from io import BytesIO
 
 from asr.core import transfer
@@ -25,46 +21,16 @@ from .project import add, heads, project
 
 NOT_NEEDED = ("rich", "ase", "scipy", "matplotlib", "gpaw", "asr.core", "asr.recipes")
 
-PROBE = f"""
-import atexit, os, sys
-def report():
-    found = sorted({{m for m in sys.modules for n in {NOT_NEEDED!r}
-                     if m == n or m.startswith(n + ".")}})
-    with open(os.environ["ASR_PROBE"], "w") as f:
-        f.write(repr(found))
-atexit.register(report)
-sys.argv = ["asr", *sys.argv[1:]]
-from asr.cli.main import main
-main()
-"""
 
-
-def run_probe(tmp_path, cwd, *args: str, stdin: bytes = b"") -> tuple[list, bytes]:
-    """The packages of NOT_NEEDED that `asr *args` imported, and its output."""
-    probe = tmp_path / "probe.txt"
-    env = {**os.environ, "ASR_PROBE": str(probe), "OMP_NUM_THREADS": "1"}
-    env["PYTHONPATH"] = os.pathsep.join([os.getcwd(), env.get("PYTHONPATH", "")])
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, *args],
-        cwd=cwd,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    return ast.literal_eval(probe.read_text()), done.stdout
-
-
-def test_remote_serve_imports_no_presentation_nor_recipes(tmp_path):
+def test_remote_serve_imports_no_presentation_nor_recipes(tmp_path, imported):
     a = project(tmp_path / "a", ["x", "y"])
     gc(a, background=False)  # packs and tables, as a store usually is
     said = BytesIO()
     for op, args in [("hello", {}), ("refs", {"known": []}), ("bye", {})]:
         write_message(said, {"op": op, "args": args})
     where = str(tmp_path / "a")
-    found, out = run_probe(
-        tmp_path, tmp_path, "remote", "serve", where, stdin=said.getvalue()
+    found, out = imported(
+        tmp_path, NOT_NEEDED, "remote", "serve", where, stdin=said.getvalue()
     )
     assert found == []
     answers = BytesIO(out)
@@ -72,12 +38,12 @@ def test_remote_serve_imports_no_presentation_nor_recipes(tmp_path):
     assert len(read_message(answers)["value"]["tables"]) == 1  # it answered
 
 
-def test_pull_without_selection_imports_no_recipes(tmp_path):
+def test_pull_without_selection_imports_no_recipes(tmp_path, imported):
     a = project(tmp_path / "a", ["x"])
     b, _ = transfer.clone(str(tmp_path / "a"), tmp_path / "b")
     b.close()
     add(a, ["y", "z"])
-    found, out = run_probe(tmp_path, tmp_path / "b", "pull")
+    found, out = imported(tmp_path / "b", NOT_NEEDED, "pull")
     assert b"Records: 4 created" in out, out
     assert [m for m in found if not m.startswith("rich")] == []  # rich prints
     assert heads(open_store(tmp_path / "b")) == heads(a)
