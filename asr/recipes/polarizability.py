@@ -12,11 +12,13 @@ included (no Drude term): the static values of a metal are not meaningful.
 GPAW builds Re α from Im α by a Hilbert (Kramers-Kronig) transform on its
 frequency grid, and a transition above the grid's top is left out of both.
 The grid therefore always reaches the largest transition among the `nbands`
-bands (GPAW's own default); `omegamax` only trims the stored spectrum. With
-the grid cut at 20 eV (version 1) the static values missed every transition
-above it: h-BN's α_z came out as ~0.01 Å instead of 0.16 Å (exactly 0 for a
-grid below its first z-polarised transition), its α_x 0.68 Å instead of
-1.07 Å (6x6 k-points).
+bands (GPAW's own default); `omegamax` only trims the stored spectrum.
+Version 1 cut the grid at `omegamax` and so missed every transition above
+it: h-BN (6x6 k) gave α_x 0.19 Å and α_z exactly 0 with omegamax = 5 eV,
+0.68 and 0.009 Å with 10 eV, against 1.07 and 0.16 Å now; at the default
+20 eV it was 3-4 % low (0.96 and 0.149 Å against 0.99 and 0.153 Å at
+12x12 k). A finite field (two PBE ground states) gives α_z = 0.18-0.20 Å,
+MoS2's α_x here is 6.2 Å (12x12 k; C2DB: about 6 Å).
 
 A single k-point (Γ only) is refused: GPAW then keeps real wave functions,
 whose phases its response code discards, and α comes out NaN or meaningless.
