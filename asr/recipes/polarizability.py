@@ -8,6 +8,20 @@ the cell height) or volume of the non-periodic directions, so α is
 dimensionless for bulk (ε = 1 + 4πα) and in Å for a 2D material, which uses
 GPAW's truncated Coulomb interaction. Only interband transitions are
 included (no Drude term): the static values of a metal are not meaningful.
+
+GPAW builds Re α from Im α by a Hilbert (Kramers-Kronig) transform on its
+frequency grid, and a transition above the grid's top is left out of both.
+The grid therefore always reaches the largest transition among the `nbands`
+bands (GPAW's own default); `omegamax` only trims the stored spectrum.
+Version 1 cut the grid at `omegamax` and so missed every transition above
+it: h-BN (6x6 k) gave α_x 0.19 Å and α_z exactly 0 with omegamax = 5 eV,
+0.68 and 0.009 Å with 10 eV, against 1.07 and 0.16 Å now; at the default
+20 eV it was 3-4 % low (0.96 and 0.149 Å against 0.99 and 0.153 Å at
+12x12 k). A finite field (two PBE ground states) gives α_z = 0.18-0.20 Å,
+MoS2's α_x here is 6.2 Å (12x12 k; C2DB: about 6 Å).
+
+A single k-point (Γ only) is refused: GPAW then keeps real wave functions,
+whose phases its response code discards, and α comes out NaN or meaningless.
 """
 
 from __future__ import annotations
@@ -22,11 +36,22 @@ from ase import Atoms
 from asr.core import Result, instruction, key
 
 from .common import DEFAULT_GPAW, dimensionality
+from .wavefunctions import kpts_argument
 from .wavefunctions import main as wavefunctions
 
 OPTICS_KPTS = {"density": 20.0, "gamma": True}
 UNITS = {3: "", 2: "Å", 1: "Å²", 0: "Å³"}
 TRUNCATION = {3: None, 2: "2D", 1: "1D", 0: "0D"}
+
+
+def refuse_single_kpoint(size) -> None:
+    """GPAW's response code is wrong on real (Γ-only) wave functions."""
+    if int(np.prod(size)) == 1:
+        raise ValueError(
+            "asr.polarizability needs more than one k-point: with Γ only GPAW "
+            "keeps real wave functions and its response code gives NaN or "
+            "meaningless α (use e.g. kpts={'size': [6, 6, 1]} for a 2D cell)"
+        )
 
 
 @dataclass
@@ -100,7 +125,7 @@ class PolarizabilityResult(Result):
         return panel
 
 
-@instruction("asr.polarizability", version=1, packages=("gpaw",))
+@instruction("asr.polarizability", version=2, packages=("gpaw",))
 def main(
     atoms: Atoms,
     calculator: dict = DEFAULT_GPAW,
@@ -115,15 +140,21 @@ def main(
 
     `ecut` (eV) is the plane-wave cutoff of the response function (local
     field effects), `eta` (eV) the broadening; GPAW's nonlinear frequency
-    grid starts with a spacing of `domega0` (eV) and ends above `omegamax`.
+    grid starts with a spacing of `domega0` (eV) and reaches every
+    transition among the `nbands` bands (the static values need them all);
+    the stored spectrum ends at the first frequency at or above `omegamax`.
     """
     from gpaw.response.df import DielectricFunction
 
     dim = dimensionality(atoms)
+    grid = kpts_argument(atoms, kpts)
+    if grid is not None and "size" in grid:
+        refuse_single_kpoint(grid["size"])
     wfs = wavefunctions(atoms, calculator, kpts=kpts, nbands=nbands).result
+    refuse_single_kpoint(wfs.kpts_size)
     df = DielectricFunction(
         calc=str(wfs.gpw.path),
-        frequencies={"type": "nonlinear", "domega0": domega0, "omegamax": omegamax},
+        frequencies={"type": "nonlinear", "domega0": domega0},
         eta=eta,
         ecut=ecut,
         nbands=wfs.nbands,
@@ -137,6 +168,12 @@ def main(
         nolf, lf = df.get_polarizability(direction=direction, filename=None)
         alpha[direction] = (np.asarray(lf), np.asarray(nolf))
     static = {d: float(alpha[d][0][0].real) for d in "xyz"}
+    if not all(np.isfinite(v) for v in static.values()):
+        raise RuntimeError(f"GPAW gave a non-finite static polarizability: {static}")
+    # Whole grid for the static values above; stored up to omegamax.
+    stop = int(np.searchsorted(frequencies, omegamax - 1e-9)) + 1
+    frequencies = frequencies[:stop]
+    alpha = {d: (lf[:stop], nolf[:stop]) for d, (lf, nolf) in alpha.items()}
     return PolarizabilityResult(
         frequencies=frequencies,
         alphax_w=alpha["x"][0],
