@@ -61,10 +61,35 @@ def _pull_process(folder: Path, env: dict | None = None) -> subprocess.Popen:
     )
 
 
-def _timed_pull(folder: Path) -> float:
-    start = time.monotonic()
+def _object_bytes(folder: Path) -> int:
+    """Bytes under the store's objects: what a pull has written so far."""
+    total = 0
+    for root, _dirs, files in os.walk(folder / ".asr" / "objects"):
+        for name in files:
+            try:
+                total += os.stat(os.path.join(root, name)).st_size
+            except FileNotFoundError:  # renamed or removed meanwhile
+                pass
+    return total
+
+
+def _pulled_bytes(folder: Path) -> int:
+    """How many bytes a whole pull into `folder` writes."""
+    before = _object_bytes(folder)
     assert _pull_process(folder).wait() == 0
-    return time.monotonic() - start
+    return _object_bytes(folder) - before
+
+
+def _kill_at(folder: Path, process: subprocess.Popen, target: int, pid) -> None:
+    """SIGKILL `pid()` once `folder`'s objects hold `target` bytes: timed by
+    the transfer's progress, not by the clock (a loaded machine starts and
+    runs the processes at any speed)."""
+    while process.poll() is None and _object_bytes(folder) < target:
+        time.sleep(0.002)
+    try:
+        os.kill(pid(), signal.SIGKILL)
+    except (ProcessLookupError, FileNotFoundError, ValueError):  # done already
+        pass
 
 
 def _text(path: Path) -> str:
@@ -91,15 +116,16 @@ def test_receiver_killed_at_random_moments(tmp_path):
     a = big_project(tmp_path / "a")
     b, _ = transfer.clone(str(tmp_path / "a"), tmp_path / "b", ["text=nothing*"])
     transfer.clone(str(tmp_path / "a"), tmp_path / "c", ["text=nothing*"])
-    took = _timed_pull(tmp_path / "c")  # how long a whole pull takes here
+    total = _pulled_bytes(tmp_path / "c")  # what a whole pull writes
     assert heads(b) == {}
     rng = random.Random(19)
     interrupted = 0
-    for delay in sorted(rng.uniform(0.2 * took, 0.95 * took) for _ in range(6)):
+    for fraction in sorted(rng.uniform(0.05, 0.95) for _ in range(6)):
         before = heads(b)
+        start = _object_bytes(tmp_path / "b")
         process = _pull_process(tmp_path / "b")
-        time.sleep(delay)
-        process.send_signal(signal.SIGKILL)
+        target = start + int(fraction * total)
+        _kill_at(tmp_path / "b", process, target, lambda p=process: p.pid)
         if process.wait() == -signal.SIGKILL and heads(b) != heads(a):
             interrupted += 1
         check_after_failure(a, b, before)
@@ -115,12 +141,16 @@ def test_sender_killed_at_random_moments(tmp_path, local_ssh, monkeypatch):
     url = f"ssh://localhost{tmp_path / 'a'}"
     b, _ = transfer.clone(url, tmp_path / "b", ["text=small"])
     transfer.clone(url, tmp_path / "c", ["text=small"])
-    took = _timed_pull(tmp_path / "c")
+    start = time.monotonic()
+    assert _pull_process(tmp_path / "c").wait() == 0
+    took = time.monotonic() - start  # a whole pull, the client's start too
     pidfile = tmp_path / "sender.pid"
     monkeypatch.setenv("ASR_TEST_PIDFILE", str(pidfile))
     rng = random.Random(91)
     failed = 0
-    for delay in sorted(rng.uniform(0.2 * took, 0.95 * took) for _ in range(5)):
+    # Timed from the sender's start; the first kill comes as soon as it
+    # runs, so one always hits however fast this machine is at the moment.
+    for delay in [0.0, *sorted(rng.uniform(0.05 * took, 0.8 * took) for _ in range(4))]:
         pidfile.unlink(missing_ok=True)
         before = heads(b)
         process = _pull_process(tmp_path / "b")
