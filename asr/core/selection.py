@@ -172,19 +172,9 @@ def _bare_keys(record: Record) -> list[str]:
     ]
 
 
-def known_keys(records: Iterable[Record]) -> list[str]:
-    """The keys a selection over `records` may use, fixed names first.
-
-    Argument and result keys are listed bare (as they are typed most often);
-    their dotted forms and `metadata.` paths are accepted too.
-    """
-    seen: dict[str, None] = {}
-    for record in records:
-        seen.update(dict.fromkeys(_bare_keys(record)))
-    return _listed(seen)
-
-
 def _listed(seen: Iterable[str]) -> list[str]:
+    """The keys a selection may use, fixed names first, then the argument and
+    result keys `seen` (bare, as they are typed most often)."""
     return [*FIELDS, *sorted(k for k in seen if k not in FIELDS)]
 
 

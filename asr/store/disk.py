@@ -195,11 +195,16 @@ class DiskStore(BaseStore):
         found = found or self._packs.find(key, refresh)
         return found[0] if found else None
 
-    def _read_packed(self, table: tables.Table, row: int) -> tuple[bytes, str]:
-        name = table.meta["pack"]
+    def _pack_fd(self, name: str) -> int:
+        """The open file of pack `name` (opened once, kept until `close`)."""
         fd = self._pack_fds.get(name)
         if fd is None:
             fd = self._pack_fds[name] = os.open(self.pack_dir / name, os.O_RDONLY)
+        return fd
+
+    def _read_packed(self, table: tables.Table, row: int) -> tuple[bytes, str]:
+        name = table.meta["pack"]
+        fd = self._pack_fd(name)
         offset = int(table.columns["offset"][row])
         length = int(table.columns["length"][row])
         return os.pread(fd, length, offset), f"pack {name} at {offset}"
@@ -252,11 +257,8 @@ class DiskStore(BaseStore):
     def _read_run(self, run: list, on_error) -> Iterator[tuple[ObjectId, bytes]]:
         """Neighbouring objects of one pack, read with one `pread`."""
         name = run[0][0].meta["pack"]
-        fd = self._pack_fds.get(name)
-        if fd is None:
-            fd = self._pack_fds[name] = os.open(self.pack_dir / name, os.O_RDONLY)
         start = run[0][1]
-        data = os.pread(fd, run[-1][1] + run[-1][2] - start, start)
+        data = os.pread(self._pack_fd(name), run[-1][1] + run[-1][2] - start, start)
         view = memoryview(data)
         for _table, offset, length, oid in run:
             part = bytes(view[offset - start : offset - start + length])

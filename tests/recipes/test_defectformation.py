@@ -134,15 +134,14 @@ def test_elements_without_a_solid_need_a_chemical_potential(store):
 @pytest.mark.gpaw
 def test_silicon_vacancy_neutral_and_positive(store, tmp_path):
     si = bulk("Si")
-    result = defectformation(
-        si,
-        TINY,
-        supercell=(1, 1, 1),
-        antisites=False,
-        relax=False,
-        chemical_potentials={"Si": 0.0},
-        charge_states=(0, 1),
-    ).result
+    vacancy_call = {
+        "supercell": (1, 1, 1),
+        "antisites": False,
+        "relax": False,
+        "chemical_potentials": {"Si": 0.0},
+        "charge_states": (0, 1),
+    }
+    result = defectformation(si, TINY, **vacancy_call).result
     assert result.names == ["v_Si"]
     # With μ = 0 the formation energy is the energy of the missing bonds
     # plus -E(Si2)+E(Si1): positive, a few eV.
@@ -184,16 +183,7 @@ def test_silicon_vacancy_neutral_and_positive(store, tmp_path):
 
     # With the host's ε the +1 state gets the FNV correction; the ground
     # states are the ones above (cache hits), only the model is new.
-    corrected = defectformation(
-        si,
-        TINY,
-        supercell=(1, 1, 1),
-        antisites=False,
-        relax=False,
-        chemical_potentials={"Si": 0.0},
-        charge_states=(0, 1),
-        epsilon=11.7,
-    ).result
+    corrected = defectformation(si, TINY, **vacancy_call, epsilon=11.7).result
     assert corrected.correction_model == "3D FNV" and corrected.epsilon == (11.7,)
     assert corrected.vacuum_charges is None  # a bulk host has no vacuum
     assert corrected.charged_energies == pytest.approx(result.charged_energies)
