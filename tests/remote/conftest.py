@@ -21,7 +21,8 @@ def run(*args: str, exit_code: int = 0):
 def revise(store: DiskStore, uid: str, note: str) -> str:
     """A new revision of a Record (as a migration would make); its id."""
     head = store.head(uid)
-    payload = dict(head.payload, metadata={**head.payload["metadata"], "note": note})
+    metadata = head.payload.get("metadata", {})  # bulk-written ones have none
+    payload = dict(head.payload, metadata={**metadata, "note": note})
     return store.commit(payload, uid=uid, parent=head.oid, index=head.index).oid
 
 

@@ -69,7 +69,8 @@ def test_heads_of_many_refs_read_them_as_get_ref_does(tmp_path):
     `get_ref` each, through tables, logs, loose refs and tombstones."""
     store = packed_store(tmp_path / "a", batches=2)  # 40 refs in 2 tables
     add(store, [f"t{i}" for i in range(40)])  # 80 refs in a commit log
-    packed, logged = sorted(heads(store))[:2], sorted(store._log.refs)[:2]
+    logged = sorted(store._log.refs)[:2]
+    packed = sorted(set(heads(store)) - set(store._log.refs))[:2]
     for uid in (packed[0], logged[0]):
         revise(store, uid, "newer")  # a loose ref moves it on
     store.delete_ref(packed[1])  # tombstones
