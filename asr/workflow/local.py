@@ -24,10 +24,12 @@ changes that many concurrent workflow tasks need:
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
 import json
 import os
 import pprint
+import re
 import shutil
 import signal
 import socket
@@ -45,6 +47,7 @@ from asr.store.files import pid_alive
 
 from .errors import WorkflowError
 
+SOCKET_PREFIX = "asr-mq-"
 MARKER = "# MyQueue's local scheduler, set up by asr.workflow.local"
 PID_FILE = "asr_local_server.pid"  # no dashes: MyQueue reads *-*-* files
 LOG_FILE = "asr_local_server.log"
@@ -215,7 +218,35 @@ def socket_folder() -> Path:
     base = tempfile.gettempdir()
     if len(base) > 60:  # TMPDIR too deep for a socket path
         base = "/tmp"
-    return Path(tempfile.mkdtemp(prefix="asr-mq-", dir=base))
+    return Path(tempfile.mkdtemp(prefix=SOCKET_PREFIX, dir=base))
+
+
+def socket_address(home: Path) -> Path | None:
+    """The server socket that `home`'s ``.myqueue/config.py`` names, if any."""
+    path = Path(home) / ".myqueue" / "config.py"
+    try:
+        match = re.search(r"^use_server\(socket=(.+)\)$", path.read_text(), re.M)
+        return Path(ast.literal_eval(match.group(1))) if match else None
+    except (OSError, ValueError, SyntaxError):
+        return None
+
+
+def remove_stale_socket(home: Path) -> None:
+    """Remove the socket folder of a server of `home` that was killed.
+
+    A server ended by SIGKILL (the OOM killer, a reboot) never ran its
+    clean-up; without this, every such server would leave a folder in the
+    temporary folder. A socket that still answers belongs to a live server
+    (one starting now writes its address only once it listens) and stays.
+    """
+    address = socket_address(home)
+    if address is None or not address.parent.name.startswith(SOCKET_PREFIX):
+        return
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(str(address))
+        except OSError:  # refused, or no socket file: nobody listens
+            shutil.rmtree(address.parent, ignore_errors=True)
 
 
 # -- the server -----------------------------------------------------------------
@@ -459,6 +490,7 @@ def start(home: Path, cores: int | None = None, timeout: float = 30.0) -> int:
     pid = server_pid(home)
     if pid is not None:
         return pid
+    remove_stale_socket(home)
     configure(home)  # fails early for a home with another scheduler
     log = open(home / ".myqueue" / LOG_FILE, "ab")
     cores = cores or os.cpu_count() or 1

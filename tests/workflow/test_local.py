@@ -258,6 +258,9 @@ def test_a_new_local_scheduler_forgets_the_tasks_of_a_killed_one(mq):
         if len(processes_in(folder, python_only=True)) == 3:  # three cores
             break
         time.sleep(0.1)
+    socket_folder = local.socket_address(mq.home).parent
+    local.remove_stale_socket(mq.home)  # a live server's socket answers: kept
+    assert socket_folder.exists()
     os.kill(local.server_pid(mq.home), signal.SIGKILL)  # the server dies ...
     for pid in processes_in(folder):  # ... and so do its tasks
         with contextlib.suppress(OSError):
@@ -266,6 +269,7 @@ def test_a_new_local_scheduler_forgets_the_tasks_of_a_killed_one(mq):
 
     local.start(mq.home, cores=3)
     assert mq.states() == {}
+    assert not socket_folder.exists()  # the dead server's, in /tmp
     assert "4 tasks submitted" in mq("workflow", str(flow), "tree/Cu/")
     mq("rm", "--force", "-s", "qr", "tree/Cu/")
 
