@@ -6,8 +6,11 @@
 
 Two stores of N Records, each with a File blob of `--blob` bytes (10 kB:
 ~1 GB at 10^5): *packed* (bulk-written into packs, as after `asr gc`: a few
-dozen files) and *loose* (committed one by one, as between gcs: a loose file
-per blob and a commit log, the folder rsync finds slowest to rescan). Each
+dozen files) and *loose* (committed one by one by one process, as a
+screening loop does: a loose file per blob and a commit log, which the
+writer has a background gc fold every 8192 Records, `ASR_AUTO_GC_FRAMES`;
+`ASR_AUTO_GC=0` keeps all 10^5 loose, the folder rsync finds slowest to
+rescan and a fetch slowest to list). Each
 is reached over ssh to localhost through a private sshd (started as the test
 suite starts one, `tests/remote/sshd.py`) and by path; rsync goes through
 the same ssh (`rsync -a -e ssh`). Without sshd, by path only.
@@ -42,7 +45,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from asr.core import transfer  # noqa: E402
-from asr.store import IndexTerms, digest, init_store, open_store  # noqa: E402
+from asr.store import IndexTerms, autogc, digest, init_store, open_store  # noqa: E402
 
 
 def payload(i: int, blob) -> dict:
@@ -139,6 +142,8 @@ def start_sshd(folder: Path):
 
 def made(path: Path, how: str, add, count: int, blob: int) -> None:
     took = timed(lambda: add(init_store(path), 0, count, blob))
+    while autogc.running(path / ".asr"):  # the writer's own, if it started one
+        time.sleep(0.1)
     size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
     files = sum(1 for f in path.rglob("*") if f.is_file())
     print(

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from asr.store import DiskStore, IndexTerms, digest, hash_bytes, init_store
+from asr.store import DiskStore, IndexTerms, autogc, digest, hash_bytes, init_store
 from asr.store.fsck import fsck
 from asr.store.log import encode_frame, parse_frames
 from asr.store.pack import gc
@@ -282,4 +282,44 @@ def test_writers_start_a_gc_when_logs_pile_up(tmp_path):
     assert len(store.log_paths()) <= 4  # folded (later writers may add some)
     assert list((root / "objects" / "pack").glob("*.pack"))
     assert [store.head(uid).payload for uid in uids] == list(range(8))
+    assert fsck(store).ok
+
+
+def test_one_writer_of_many_records_starts_a_gc(tmp_path):
+    """One process committing Records one by one (a screening loop) leaves
+    one log, never many: past `ASR_AUTO_GC_FRAMES` frames it starts a `gc`
+    in the background, which folds its log while it goes on writing."""
+    import subprocess
+    import sys
+    import time
+
+    init_store(tmp_path)
+    root = tmp_path / ".asr"
+    script = (
+        "import sys\n"
+        "from asr.store import DiskStore, IndexTerms, digest\n"
+        "store = DiskStore(sys.argv[1])\n"
+        "for i in range(100):\n"
+        "    blob = store.put_blob(b'file %d' % i)\n"
+        "    terms = IndexTerms(digest(b'k%d' % i), digest(b'shape'), [float(i)])\n"
+        "    print(store.commit({'i': i, 'file': blob}, index=terms).uid)\n"
+    )
+    env = {**os.environ, "ASR_AUTO_GC_FRAMES": "32"}
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(root)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    uids = done.stdout.split()
+    for _ in range(600):  # the gcs it started (each exec'd before it went on)
+        if not autogc.running(root):
+            break
+        time.sleep(0.1)
+    store = DiskStore(root)
+    assert list((root / "objects" / "pack").glob("*.pack"))
+    store._log.refresh()
+    assert len(store._log.refs) < 100  # at least the first 32 were folded
+    assert [store.head(uid).payload["i"] for uid in uids] == list(range(100))
     assert fsck(store).ok
