@@ -133,22 +133,30 @@ def short_id(oid: str, length: int = 12) -> str:
 
 @contextmanager
 def progress_bar(
-    description: str, total: int | None
+    description: str, total: int | None, unit: str = "items"
 ) -> Iterator[Callable[[int], None]]:
-    """A progress bar on stderr (only on a terminal); yields `advance(n=1)`."""
+    """A progress bar on stderr (only on a terminal); yields `advance(n=1)`.
+    In `unit` "bytes", it shows megabytes and the speed, as a download."""
     from rich.progress import (  # imported when used: keeps start-up quick
         BarColumn,
+        DownloadColumn,
         MofNCompleteColumn,
         Progress,
         TextColumn,
         TimeElapsedColumn,
+        TransferSpeedColumn,
     )
 
     err = err_console()
+    counts = (
+        [DownloadColumn(), TransferSpeedColumn()]
+        if unit == "bytes"
+        else [MofNCompleteColumn()]
+    )
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        *counts,
         TimeElapsedColumn(),
         console=err,
         transient=True,

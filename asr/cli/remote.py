@@ -22,6 +22,15 @@ def _say(message: str) -> None:
     console().print(Text(message), soft_wrap=True, highlight=False)
 
 
+def _showing_progress():
+    """Bars on stderr (on a terminal only) while the store transfers."""
+    from asr.store.progress import reporting
+
+    from .common import progress_bar
+
+    return reporting(progress_bar)
+
+
 def _report_refs(outcome: RefOutcome, remote: str, pushing: bool = False) -> None:
     _say(f"Records: {outcome.summary()}")
     if outcome.diverged:
@@ -133,7 +142,8 @@ def clone(url: str, folder: str | None, selection: tuple[str, ...]) -> None:
     if folder is None:
         where = _remote.parse_url(url)
         folder = PurePosixPath(getattr(where, "path", str(where))).name or "store"
-    store, report = _clone(url, folder, selection)
+    with _showing_progress():
+        store, report = _clone(url, folder, selection)
     _say(f"Cloned {report.heads} Records ({report.objects} objects) into {folder}")
 
 
@@ -145,10 +155,12 @@ def _transfer_command(name: str, doc: str):
         # As asr.core.transfer's fetch, pull and push do, with the selection
         # code imported only if there is a selection.
         store, words = open_store(), list(selection)
-        if name == "push":
-            report = _remote.push(store, remote, words, _select_heads)
-        else:
-            report = _remote.fetch(store, remote, words, name == "pull", _select_heads)
+        with _showing_progress():
+            if name == "push":
+                report = _remote.push(store, remote, words, _select_heads)
+            else:
+                pulling = name == "pull"
+                report = _remote.fetch(store, remote, words, pulling, _select_heads)
         verb = "Sent" if name == "push" else "Received"
         _say(f"{verb} {report.objects} objects; {report.heads} Records selected")
         if name != "fetch":
@@ -187,7 +199,8 @@ def create(file: str, selection: tuple[str, ...]) -> None:
     """Write the (selected) Records and all they depend on into FILE."""
     from asr.core.transfer import bundle_create
 
-    records, objects = bundle_create(open_store(), file, selection)
+    with _showing_progress():
+        records, objects = bundle_create(open_store(), file, selection)
     _say(f"Bundled {records} Records ({objects} objects) into {file}")
 
 
@@ -198,6 +211,7 @@ def unbundle(file: str, name: str) -> None:
     """Verify FILE, store its objects, then take its Records as `pull` does."""
     from asr.core.transfer import unbundle as _unbundle
 
-    count, outcome = _unbundle(open_store(), file, name)
+    with _showing_progress():
+        count, outcome = _unbundle(open_store(), file, name)
     _say(f"Received {count} objects")
     _report_refs(outcome, name)

@@ -37,7 +37,7 @@ from typing import BinaryIO
 import msgpack
 import numpy as np
 
-from . import codec, tables
+from . import codec, progress, tables
 from .errors import StoreError
 from .files import BackgroundWriter, _open_exclusive, _tmp_name, write_atomic
 from .ids import digest
@@ -121,6 +121,7 @@ def mirror_items(store, have: list[str]) -> Iterator[Item]:
                 continue
             packs.append((name, data, fd))
         start = {"format": MIRROR_FORMAT, "tables": len(small), "packs": len(packs)}
+        start["bytes"] = sum(os.fstat(fd).st_size for _name, _data, fd in packs)
         yield "message", start
         for kind, name, data in small:
             yield "message", {"kind": kind, "name": name}
@@ -245,14 +246,15 @@ def receive_mirror(store, source: WireSource | LocalSource) -> Mirrored:
         small[head["kind"]].append(got)
     heads = _heads_to_check(small["refs"])
     done = Mirrored()
-    for _ in range(start["packs"]):
-        head = source.message()
-        if head.get("kind") != "pack":
-            raise TransferError("damaged stream: a pack was expected")
-        table = _verified_table(head["name"], source.frame())
-        chunks = _chunks(source, head["size"])
-        done.objects += _receive_pack(store, table, chunks, heads)
-        done.packs += 1
+    with progress.task("Receiving packs", start.get("bytes"), "bytes") as advance:
+        for _ in range(start["packs"]):
+            head = source.message()
+            if head.get("kind") != "pack":
+                raise TransferError("damaged stream: a pack was expected")
+            table = _verified_table(head["name"], source.frame())
+            chunks = _chunks(source, head["size"], advance)
+            done.objects += _receive_pack(store, table, chunks, heads)
+            done.packs += 1
     if source.message() != {"end": start["packs"]}:
         raise TransferError("damaged stream: its end does not match its start")
     store.refresh()
@@ -266,7 +268,7 @@ def receive_mirror(store, source: WireSource | LocalSource) -> Mirrored:
     return done
 
 
-def _chunks(source, size: int) -> Iterator[bytes]:
+def _chunks(source, size: int, advance: progress.Advance) -> Iterator[bytes]:
     from .transfer import TransferError
 
     left = size
@@ -276,6 +278,7 @@ def _chunks(source, size: int) -> Iterator[bytes]:
             raise TransferError("damaged stream: a pack is longer than it said")
         left -= len(chunk)
         yield chunk
+        advance(len(chunk))
 
 
 def _verified_table(name: str, data: bytes) -> _Arrived:

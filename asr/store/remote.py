@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import codec, mirror
+from . import codec, mirror, progress
 from .disk import STORE_DIR, DiskStore
 from .errors import StoreError
 from .files import write_atomic
@@ -535,7 +535,11 @@ def fetch(
             lambda ids: _edges(peer.call("references", ids=ids)),
             local.lacks,
         )
-        count = listed.mirrored + (local.receive(peer.objects(ids)) if ids else 0)
+        count = listed.mirrored
+        if ids:
+            objects = peer.objects(ids)
+            with progress.counting(objects, "Receiving objects", len(ids)) as each:
+                count += local.receive(each)
     finally:
         peer.close()
     listed.remember(state, applied=False)
@@ -629,7 +633,11 @@ def push(
             local.references,
             lambda ids: [ObjectId(o) for o in peer.call("lacks", ids=ids)],
         )
-        count = peer.send(local.objects(ids), len(ids)) if ids else 0
+        count = 0
+        if ids:
+            objects = local.objects(ids)
+            with progress.counting(objects, "Sending objects", len(ids)) as each:
+                count = peer.send(each, len(ids))
         leases = {u: o for u, o in state.leases.items() if u in changed}
         outcome = RefOutcome.from_data(peer.call("apply", heads=changed, leases=leases))
         after = {

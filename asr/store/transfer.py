@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from . import codec, mirror
+from . import codec, mirror, progress
 from .errors import ObjectNotFoundError, RefConflictError, StoreError
 from .ids import ObjectId, Uid, digest, hash_bytes
 from .objects import StoredObject, decode_object, record_header
@@ -415,7 +415,9 @@ def write_bundle(store, out: BinaryIO, heads: Heads) -> int:
     ids = missing_closure(heads.values(), sender.references, lambda ids: list(ids))
     out.write(BUNDLE_MAGIC)
     write_message(out, {"heads": {str(u): o for u, o in heads.items()}})
-    write_objects(out, sender.objects(ids), len(ids))
+    objects = sender.objects(ids)
+    with progress.counting(objects, "Writing objects", len(ids)) as each:
+        write_objects(out, each, len(ids))
     return len(ids)
 
 
@@ -428,7 +430,8 @@ def read_bundle(store, inp: BinaryIO) -> tuple[Heads, int]:
     if not isinstance(message, dict) or not isinstance(message.get("heads"), dict):
         raise TransferError("damaged bundle: no heads")
     heads = {Uid(u): ObjectId(o) for u, o in message["heads"].items()}
-    count = receive_objects(store, read_objects(inp))
+    with progress.counting(read_objects(inp), "Reading objects", None) as each:
+        count = receive_objects(store, each)
     if inp.read(1):
         raise TransferError("damaged bundle: bytes after its end")
     check_heads(store, heads)
