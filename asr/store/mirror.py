@@ -44,7 +44,10 @@ from .ids import digest
 from .objects import decode_object
 
 MIRROR_FORMAT = 1
-CHUNK = 8 << 20  # a pack travels in frames of this size
+# A pack travels in frames of this size: one stays in the CPU cache from the
+# pipe through the hash to the write (frames of 8 MiB took 3-5 times the
+# system time of a clone here, and half again its wall time over ssh).
+CHUNK = 256 << 10
 _PACK_NAME = re.compile(r"^[0-9a-f]{32}\.pack$")
 _TABLE_NAME = re.compile(r"^[0-9a-f]{32}\.table$")
 _PACK_MAGIC = b"ASRPACK1\n"  # as asr.store.pack writes it
