@@ -125,17 +125,21 @@ class Link:
 
 
 def clone_both(link: Link, remote: Path, b: Path, copy: Path, times: int = 3):
-    """Median wall times of `asr clone` and of `rsync -a`, taken in turns
-    (each from a new ssh login): one run of either can take twice another
-    on a shared machine. The last clone and copy are kept."""
+    """Median wall times of `rsync -a` and of `asr clone`, taken in turns,
+    each into a folder emptied just before (a gigabyte deleted then written
+    again reuses memory the kernel has, which on a virtual machine can be
+    twice as fast as memory it must get: both tools get the same) and from
+    a new ssh login. The last clone is kept, and a copy made after it."""
     ours, theirs = [], []
-    for turn in range(times):
-        if turn:
-            shutil.rmtree(b)
-            shutil.rmtree(copy)
+    for _turn in range(times):
+        for folder in (b, copy):
+            shutil.rmtree(folder, ignore_errors=True)
+        link.cold()
+        theirs.append(link.rsync(remote / ".asr", copy))
+        shutil.rmtree(copy)
         link.cold()
         ours.append(timed(lambda: transfer.clone(link.url(remote), b)))
-        theirs.append(link.rsync(remote / ".asr", copy))
+    link.rsync(remote / ".asr", copy)
     return float(np.median(ours)), float(np.median(theirs))
 
 
