@@ -122,15 +122,14 @@ def mirror_items(store, have: list[str]) -> Iterator[Item]:
                 fd = os.open(store.pack_dir / _pack_name(name, data), os.O_RDONLY)
             except (FileNotFoundError, MirrorError):
                 continue
-            packs.append((name, data, fd))
+            packs.append((name, data, fd, os.fstat(fd).st_size))
         start = {"format": MIRROR_FORMAT, "tables": len(small), "packs": len(packs)}
-        start["bytes"] = sum(os.fstat(fd).st_size for _name, _data, fd in packs)
+        start["bytes"] = sum(size for *_, size in packs)
         yield "message", start
         for kind, name, data in small:
             yield "message", {"kind": kind, "name": name}
             yield "frame", data
-        for name, data, fd in packs:
-            left = os.fstat(fd).st_size
+        for name, data, fd, left in packs:
             yield "message", {"kind": "pack", "name": name, "size": left}
             yield "frame", data
             while left:
@@ -141,7 +140,7 @@ def mirror_items(store, have: list[str]) -> Iterator[Item]:
                 left -= len(chunk)
         yield "message", {"end": len(packs)}
     finally:
-        for _name, _data, fd in packs:
+        for _name, _data, fd, _size in packs:
             os.close(fd)
 
 
