@@ -9,6 +9,7 @@ no mmap, no appends to shared files, no SQLite.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import socket
@@ -78,27 +79,26 @@ def _write_all(fd: int, data: bytes | memoryview) -> None:
 
 
 _SYNC_FILE_RANGE_WRITE = 2  # linux/fs.h
-_sync_file_range: list = []  # libc's, once looked up (empty list: not yet)
+
+
+@functools.cache
+def _sync_file_range():
+    """libc's sync_file_range (Linux), or None where there is none."""
+    try:
+        import ctypes
+
+        function = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    return function
 
 
 def start_writeback(fd: int, offset: int, length: int) -> None:
     """Ask the kernel to start writing a file's range to disk, not waiting
     (Linux's sync_file_range; elsewhere nothing): a later fsync then has
     only the last of it left to wait for."""
-    if not _sync_file_range:
-        function = None
-        with contextlib.suppress(OSError, AttributeError):
-            import ctypes
-
-            function = ctypes.CDLL(None, use_errno=True).sync_file_range
-            function.argtypes = [
-                ctypes.c_int,
-                ctypes.c_int64,
-                ctypes.c_int64,
-                ctypes.c_uint,
-            ]
-        _sync_file_range.append(function)
-    function = _sync_file_range[0]
+    function = _sync_file_range()
     if function is not None:
         function(fd, offset, length, _SYNC_FILE_RANGE_WRITE)  # a hint: errors ignored
 
