@@ -685,6 +685,10 @@ def bench_concurrent(tmp: Path, cfg: Config) -> None:
 
 
 def _fill_loose(root: str, start: int, count: int, blobs: bool) -> None:
+    # Unpacked is what is measured: no background gc while this process
+    # writes more than a log's worth (`log.AUTO_GC_FRAMES`). A forked child:
+    # the setting ends with it.
+    os.environ["ASR_AUTO_GC"] = "0"
     store = DiskStore(root)
     store.durable = False  # the fill is not what is measured
     for rec in make_records(start, count):
