@@ -13,10 +13,11 @@ writer has a background gc fold every 8192 Records, `ASR_AUTO_GC_FRAMES`;
 rescan and a fetch slowest to list). Each
 is reached over ssh to localhost through a private sshd (started as the test
 suite starts one, `tests/remote/sshd.py`) and by path; rsync goes through
-the same ssh (`rsync -a -e ssh`). Without sshd, by path only.
+the same ssh, with the options asr gives it (`rsync -a -e ssh`: its cipher
+too, though rsync was measured no faster with it). Without sshd, by path only.
 
 * clone: `asr clone` against `rsync -a` of the `.asr/` folder into an
-  empty one, the median of three turns each (target: within 1.5x);
+  empty one, the median of five turns each (target: within 1.5x);
 * pull 100 new: 100 Records added at the remote (bulk-written into the
   packed store, committed one by one into the loose one), then pulled,
   against rsync's rescan of the whole folder that copies only the new
@@ -46,6 +47,7 @@ sys.path.insert(0, str(REPO))
 
 from asr.core import transfer  # noqa: E402
 from asr.store import IndexTerms, autogc, digest, init_store, open_store  # noqa: E402
+from asr.store import ssh as ssh_  # noqa: E402
 
 
 def payload(i: int, blob) -> dict:
@@ -83,10 +85,20 @@ def commit_loose(store, start: int, count: int, size: int) -> None:
     store.close()
 
 
+#: Seconds each run waits before it starts (see `timed`).
+SETTLE = 3.0
+
+
 def timed(function) -> float:
     """Wall time of `function`, started with no dirty pages left by the step
-    before (each tool would otherwise pay for the last one's writes)."""
+    before (each tool would otherwise pay for the last one's writes) and
+    `SETTLE` seconds after the last deletion: a virtual machine hands the
+    memory of deleted files back to its host after about two seconds, and
+    a gigabyte written into memory still at hand took half the time of one
+    written into memory the host must give again, so whichever tool ran
+    sooner after a deletion won. Now both write into given-back memory."""
     os.sync()
+    time.sleep(SETTLE)
     start = time.perf_counter()
     function()
     return time.perf_counter() - start
@@ -113,7 +125,13 @@ class Link:
         if self.sshd is None:
             command = ["rsync", "-a", f"{source}/", f"{target}/"]
         else:
-            ssh = f"{self.sshd.environ()['ASR_SSH_COMMAND']} -p {self.sshd.port}"
+            words = [
+                *shlex.split(os.environ[ssh_.SSH_COMMAND]),
+                "-p",
+                str(self.sshd.port),
+            ]
+            words += ssh_.cipher_options(words, "127.0.0.1")  # as asr's ssh
+            ssh = shlex.join(words)
             if shared:
                 ssh += (
                     " -o ControlMaster=auto -o ControlPersist=60s"
@@ -124,12 +142,10 @@ class Link:
         return timed(lambda: subprocess.run(command, check=True))
 
 
-def clone_both(link: Link, remote: Path, b: Path, copy: Path, times: int = 3):
+def clone_both(link: Link, remote: Path, b: Path, copy: Path, times: int = 5):
     """Median wall times of `rsync -a` and of `asr clone`, taken in turns,
-    each into a folder emptied just before (a gigabyte deleted then written
-    again reuses memory the kernel has, which on a virtual machine can be
-    twice as fast as memory it must get: both tools get the same) and from
-    a new ssh login. The last clone is kept, and a copy made after it."""
+    each into an empty folder (see `timed`) and from a new ssh login. The
+    last clone is kept, and a copy made after it."""
     ours, theirs = [], []
     for _turn in range(times):
         for folder in (b, copy):

@@ -26,6 +26,7 @@ The promises of a transfer hold:
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import os
 import re
@@ -36,11 +37,11 @@ from typing import BinaryIO
 
 import msgpack
 import numpy as np
+import xxhash
 
 from . import codec, progress, tables
 from .errors import StoreError
 from .files import BackgroundWriter, _open_exclusive, _tmp_name, write_atomic
-from .ids import digest
 from .objects import decode_object
 
 MIRROR_FORMAT = 1
@@ -51,6 +52,7 @@ CHUNK = 256 << 10
 _PACK_NAME = re.compile(r"^[0-9a-f]{32}\.pack$")
 _TABLE_NAME = re.compile(r"^[0-9a-f]{32}\.table$")
 _PACK_MAGIC = b"ASRPACK1\n"  # as asr.store.pack writes it
+_digest = xxhash.xxh3_128_digest  # asr.store.ids.digest, one call less
 
 
 class MirrorError(StoreError):
@@ -93,14 +95,18 @@ def listing(store) -> Listing:
 Item = tuple[str, object]  # ("message", value) or ("frame", bytes)
 
 
-def mirror_items(store, have: list[str]) -> Iterator[Item]:
+def mirror_items(store, have: list[str], raw: bool = False) -> Iterator[Item]:
     """The store's tables and the packs not named in `have`, as the stream
-    says them: a message `{"format", "tables", "packs"}`; each refs table
-    and index segment as a message `{"kind", "name"}` and one frame; each
-    pack as a message `{"kind": "pack", "name", "size"}`, its table in one
-    frame and its bytes in frames of `CHUNK`; an end message `{"end"}`. A
-    file that vanished meanwhile (merged by a `gc`) is left out: what it
-    held comes by the ordinary negotiation."""
+    says them: a message `{"format", "tables", "packs", "bytes", "raw"}`;
+    each refs table and index segment as a message `{"kind", "name"}` and
+    one frame; each pack as a message `{"kind": "pack", "name", "size"}`,
+    its table in one frame and its bytes in frames of `CHUNK`, or with
+    `raw` as they are, unframed (an item `("raw", (fd, size))`, which
+    `write_mirror` hands the kernel to copy: the receiver verifies every
+    byte by the objects' hashes anyway, and the sender then costs a third
+    of the CPU); an end message `{"end"}`. A file that vanished meanwhile
+    (merged by a `gc`) is left out: what it held comes by the ordinary
+    negotiation."""
     found = listing(store)
     small = []
     for kind, folder, names in (
@@ -125,6 +131,7 @@ def mirror_items(store, have: list[str]) -> Iterator[Item]:
             packs.append((name, data, fd, os.fstat(fd).st_size))
         start = {"format": MIRROR_FORMAT, "tables": len(small), "packs": len(packs)}
         start["bytes"] = sum(size for *_, size in packs)
+        start["raw"] = raw
         yield "message", start
         for kind, name, data in small:
             yield "message", {"kind": kind, "name": name}
@@ -132,6 +139,9 @@ def mirror_items(store, have: list[str]) -> Iterator[Item]:
         for name, data, fd, left in packs:
             yield "message", {"kind": "pack", "name": name, "size": left}
             yield "frame", data
+            if raw:
+                yield "raw", (fd, left)
+                continue
             while left:
                 chunk = os.read(fd, min(CHUNK, left))
                 if not chunk:
@@ -150,8 +160,31 @@ def write_mirror(out: BinaryIO, items: Iterator[Item]) -> None:
     for kind, value in items:
         if kind == "message":
             write_message(out, value)
-        else:
+        elif kind == "frame":
             write_frame(out, value)
+        else:
+            out.flush()
+            _send_file(out, *value)
+
+
+def _send_file(out: BinaryIO, fd: int, size: int) -> None:
+    """`size` bytes of `fd` from its start to `out`, copied by the kernel
+    (sendfile) where it can: no read into this process, no write from it."""
+    offset = 0
+    with contextlib.suppress(OSError, AttributeError, ValueError):
+        target = out.fileno()
+        while offset < size:
+            sent = os.sendfile(target, fd, offset, size - offset)
+            if sent == 0:
+                break
+            offset += sent
+    while offset < size:  # not a file (a test's BytesIO), or no sendfile here
+        chunk = os.pread(fd, min(CHUNK, size - offset), offset)
+        if not chunk:
+            raise StoreError("a pack shrank while it was sent")
+        out.write(chunk)
+        offset += len(chunk)
+    out.flush()
 
 
 class WireSource:
@@ -169,6 +202,17 @@ class WireSource:
         from .transfer import read_frame
 
         return read_frame(self.inp)
+
+    def raw(self, size: int) -> Iterator[bytes]:
+        """`size` unframed bytes, in chunks of `CHUNK`."""
+        from .transfer import TransferError
+
+        while size > 0:
+            chunk = self.inp.read(min(CHUNK, size))
+            if not chunk:
+                raise TransferError("the stream ended early (the other side stopped?)")
+            size -= len(chunk)
+            yield chunk
 
 
 class LocalSource:
@@ -254,8 +298,12 @@ def receive_mirror(store, source: WireSource | LocalSource) -> Mirrored:
             if head.get("kind") != "pack":
                 raise TransferError("damaged stream: a pack was expected")
             table = _verified_table(head["name"], source.frame())
-            chunks = _chunks(source, head["size"], advance)
-            done.objects += _receive_pack(store, table, chunks, heads)
+            size = head["size"]
+            if start.get("raw"):
+                chunks = _counted(source.raw(size), advance)
+            else:
+                chunks = _chunks(source, size, advance)
+            done.objects += _receive_pack(store, table, size, chunks, heads)
             done.packs += 1
     if source.message() != {"end": start["packs"]}:
         raise TransferError("damaged stream: its end does not match its start")
@@ -268,6 +316,12 @@ def receive_mirror(store, source: WireSource | LocalSource) -> Mirrored:
             done.refs.append(got.name)
     store.refresh()
     return done
+
+
+def _counted(chunks: Iterator[bytes], advance: progress.Advance) -> Iterator[bytes]:
+    for chunk in chunks:
+        yield chunk
+        advance(len(chunk))
 
 
 def _chunks(source, size: int, advance: progress.Advance) -> Iterator[bytes]:
@@ -304,32 +358,139 @@ def _rows16(column: np.ndarray) -> list[bytes]:
     return [raw[i : i + 16] for i in range(0, len(raw), 16)]
 
 
-def _heads_to_check(refs: list[_Arrived]) -> dict[bytes, set[bytes]]:
-    """head id -> the uids refs tables name it for; emptied once the head
-    was seen in the stream and found a revision of that uid."""
-    heads: dict[bytes, set[bytes]] = {}
-    for got in refs:
-        uids, oids = _rows16(got.table.keys), _rows16(got.table.columns["oid"])
-        for uid, oid in zip(uids, oids):
-            heads.setdefault(oid, set()).add(uid)
+Heads = dict[bytes, bytes | None]
+_SETTLED = object()  # a head seen in the stream already (`Heads.pop` default)
+
+
+def _heads_to_check(refs: list[_Arrived]) -> Heads:
+    """head id -> the uid refs tables name it for (None where they name it
+    for two: a damaged sender); a head leaves once seen in the stream and
+    found a revision of its uid."""
+    pairs = [
+        (oid, uid)
+        for got in refs
+        for uid, oid in zip(_rows16(got.table.keys), _rows16(got.table.columns["oid"]))
+    ]
+    heads = dict(pairs)
+    if len(heads) < len(pairs):  # a head named twice: for one uid, or two
+        heads = {}
+        for oid, uid in pairs:
+            if heads.setdefault(oid, uid) != uid:
+                heads[oid] = None
     return heads
 
 
-def _receive_pack(store, got: _Arrived, chunks, heads) -> int:
-    """Write one pack's bytes beside its final name, hashing every object as
-    its last byte arrives; commit it (pack, then table) only if all agree."""
+class _PackCheck:
+    """A pack's bytes verified as they arrive: every object's hash against
+    its id in the table, every head named by a refs table against its uid.
+
+    Objects are taken in the order of their offsets. Those that lie in one
+    frame are hashed in one comprehension, the hot loop of a clone (two
+    hundred thousand objects a gigabyte); one split between frames is
+    hashed as its parts come, so that a File blob of gigabytes is never
+    held in memory whole (only a head's parts are kept, for its uid)."""
+
+    def __init__(self, name: str, table: tables.Table, size: int, heads: Heads):
+        from .transfer import TransferError
+
+        offsets = np.asarray(table.columns["offset"], np.int64)
+        order = np.argsort(offsets, kind="stable")
+        starts = offsets[order]
+        ends = starts + np.asarray(table.columns["length"], np.int64)[order]
+        # As `write_pack` makes them: the objects fill the pack after its
+        # header, so that every byte that arrives is one some hash checks.
+        bounds = np.concatenate([[len(_PACK_MAGIC)], ends])
+        if (starts != bounds[:-1]).any() or bounds[-1] != size:
+            raise TransferError(f"damaged stream: {name}'s objects do not fill it")
+        self.name, self.heads = name, heads
+        self.starts, self.ends = starts.tolist(), ends.tolist()
+        self.keys = _rows16(np.ascontiguousarray(table.keys)[order])
+        self.head_at = [i for i, key in enumerate(self.keys) if key in heads]
+        self.i = self.h = self.pos = 0  # next object, next head, bytes seen
+        self.partial = None  # the hash of object i, begun in an earlier frame
+        self.parts: list[bytes] | None = None  # and its bytes, if it is a head
+
+    def feed(self, chunk: bytes) -> None:
+        from .transfer import TransferError
+
+        lo, hi, i = self.pos, self.pos + len(chunk), self.i
+        if lo == 0 and chunk[: len(_PACK_MAGIC)] != _PACK_MAGIC:
+            raise TransferError(f"damaged stream: {self.name} is not a pack")
+        view = memoryview(chunk)
+        if self.partial is not None:
+            end = self.ends[i]
+            part = view[: min(end, hi) - lo]
+            self.partial.update(part)
+            if self.parts is not None:
+                self.parts.append(bytes(part))
+            if end > hi:
+                self.pos = hi
+                return
+            self._verified(i, self.partial.digest())
+            if self.parts is not None:
+                self._head(i, b"".join(self.parts))
+                self.h += 1
+            self.partial = self.parts = None
+            i += 1
+        j = bisect.bisect_right(self.ends, hi, i)
+        if j > i:
+            starts, ends = self.starts[i:j], self.ends[i:j]  # all from `lo` on
+            got = [_digest(view[s - lo : e - lo]) for s, e in zip(starts, ends)]
+            if got != self.keys[i:j]:
+                k = next(k for k, key in enumerate(got) if key != self.keys[i + k])
+                self._verified(i + k, got[k])
+            head_at, h = self.head_at, self.h
+            while h < len(head_at) and head_at[h] < j:
+                k = head_at[h]
+                self._head(k, view[self.starts[k] - lo : self.ends[k] - lo])
+                h += 1
+            self.h = h
+        i = j
+        if i < len(self.starts) and self.starts[i] < hi:  # ends in a later frame
+            part = view[self.starts[i] - lo :]
+            self.partial = xxhash.xxh3_128(part)
+            is_head = self.h < len(self.head_at) and self.head_at[self.h] == i
+            self.parts = [bytes(part)] if is_head else None
+        self.i, self.pos = i, hi
+
+    def _verified(self, i: int, got: bytes) -> None:
+        from .transfer import TransferError
+
+        if got != self.keys[i]:
+            raise TransferError(
+                f"a damaged object arrived in {self.name} at {self.starts[i]}"
+            )
+
+    def _head(self, i: int, data) -> None:
+        """Is object `i`, a head, a revision of the one uid refs name it for?
+        (None: two uids for one head, a damaged sender.) Seen once, it is
+        settled."""
+        from .transfer import TransferError
+
+        key = self.keys[i]
+        uid = self.heads.pop(key, _SETTLED)
+        if uid is not _SETTLED and (uid is None or not is_revision_of(data, uid)):
+            raise TransferError(
+                f"{key.hex()} is not a revision of the uid the refs name it for"
+            )
+
+    def close(self) -> None:
+        from .transfer import TransferError
+
+        if self.i < len(self.starts):
+            raise TransferError(f"the stream ended early in {self.name}")
+
+
+def _receive_pack(store, got: _Arrived, size: int, chunks, heads: Heads) -> int:
+    """Write one pack's bytes beside its final name, verifying each object
+    as its last byte arrives; commit it (pack, then table) only if all agree."""
     from .transfer import TransferError
 
     table = got.table
     pack = table.meta.get("pack", "")
     if table.type != "pack" or not _PACK_NAME.match(pack):
         raise TransferError(f"damaged stream: {got.name} is not a pack's table")
-    # The objects in the order their bytes arrive.
-    offsets = np.asarray(table.columns["offset"], np.int64)
-    order = np.argsort(offsets, kind="stable")
-    starts = offsets[order].tolist()
-    ends = (offsets + np.asarray(table.columns["length"], np.int64))[order].tolist()
-    keys = _rows16(np.ascontiguousarray(table.keys)[order])
+    check = _PackCheck(pack, table, size, heads)
     store.pack_dir.mkdir(parents=True, exist_ok=True)
     final = store.pack_dir / pack
     tmp = _tmp_name(final)
@@ -337,23 +498,10 @@ def _receive_pack(store, got: _Arrived, chunks, heads) -> int:
     try:
         writer = BackgroundWriter(fd)  # the kernel copies while we hash
         try:
-            buf, base, i = bytearray(), 0, 0  # buf: the bytes from `base` on
             for chunk in chunks:
-                if base == 0 and not buf and chunk[: len(_PACK_MAGIC)] != _PACK_MAGIC:
-                    raise TransferError(f"damaged stream: {pack} is not a pack")
                 writer.write(chunk)
-                buf += chunk
-                end = base + len(buf)
-                with memoryview(buf) as view:
-                    i = _check_arrived(
-                        view, base, end, i, starts, ends, keys, heads, pack
-                    )
-                keep = starts[i] if i < len(starts) else end
-                keep = max(base, min(keep, end))
-                del buf[: keep - base]
-                base = keep
-            if i < len(starts):
-                raise TransferError(f"the stream ended early in {pack}")
+                check.feed(chunk)
+            check.close()
             writer.close()
             os.fsync(fd)
         finally:
@@ -366,37 +514,7 @@ def _receive_pack(store, got: _Arrived, chunks, heads) -> int:
             os.unlink(tmp)
         raise
     write_atomic(store.pack_dir / got.name, got.data)  # the commit point
-    return len(order)
-
-
-def _check_arrived(view, base, end, i, starts, ends, keys, heads, pack) -> int:
-    """Hash the objects from the `i`th on whose last byte has arrived (`view`
-    holds the bytes from `base` to `end`); the index of the first that has
-    not. The hot loop of a clone: two hundred thousand objects a gigabyte."""
-    from .transfer import TransferError
-
-    heads_get, count = heads.get, len(starts)
-    while i < count and ends[i] <= end:
-        start = starts[i]
-        data = view[start - base : ends[i] - base]
-        key = keys[i]
-        if start < base or digest(data) != key:
-            raise TransferError(f"a damaged object arrived in {pack} at {start}")
-        uids = heads_get(key)
-        if uids and not _is_revision_of(data, uids):
-            raise TransferError(
-                f"{key.hex()} is not a revision of the uid the refs name it for"
-            )
-        i += 1
-    return i
-
-
-def _is_revision_of(data, uids: set[bytes]) -> bool:
-    """Is this head a revision of the one uid refs tables name it for?
-    (Two uids for one head is a damaged sender.) Seen once, it is settled."""
-    ok = len(uids) == 1 and is_revision_of(data, next(iter(uids)))
-    uids.clear()
-    return ok
+    return len(check.starts)
 
 
 _UID_KEY = b"\xa3uid\xd8" + bytes([codec.EXT_UID])  # "uid": a Uid, in msgpack
@@ -441,7 +559,7 @@ def record_uid(data) -> bytes | None:
     return None
 
 
-def _heads_here(store, table: tables.Table, heads: dict[bytes, set[bytes]]) -> bool:
+def _heads_here(store, table: tables.Table, heads: Heads) -> bool:
     """Is every head of a refs table verified: seen in the stream, or in
     this store already (a pack of an earlier, killed clone) and a revision
     of its uid? A table that fails is not copied; the ordinary negotiation
@@ -449,7 +567,7 @@ def _heads_here(store, table: tables.Table, heads: dict[bytes, set[bytes]]) -> b
     from .ids import ObjectId
 
     for uid, oid in zip(_rows16(table.keys), _rows16(table.columns["oid"])):
-        if heads.get(oid):  # not seen in the stream
+        if oid in heads:  # not seen in the stream
             hexid = ObjectId(oid.hex())
             if not store.has(hexid) or not is_revision_of(store.get_bytes(hexid), uid):
                 return False

@@ -17,12 +17,8 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shlex
 import shutil
-import socket
-import stat
 import subprocess
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,9 +27,10 @@ from typing import Any
 from . import codec, mirror, progress
 from .disk import STORE_DIR, DiskStore
 from .errors import StoreError
-from .files import write_atomic
+from .files import widen_pipe, write_atomic
 from .ids import ObjectId, Uid
 from .remoterefs import CACHE, RefCache, heads_of, ref_listing
+from .ssh import SshUrl, ssh_command
 from .transfer import (
     Endpoint,
     Heads,
@@ -52,20 +49,6 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _SSH = re.compile(
     r"^ssh://(?:(?P<user>[^@/]+)@)?(?P<host>[^:/]+)(?::(?P<port>\d+))?(?P<path>/.*)$"
 )
-#: The command that runs asr on the other side of an ssh connection.
-REMOTE_ASR = "ASR_REMOTE_ASR"
-#: The ssh client and its options (as GIT_SSH_COMMAND).
-SSH_COMMAND = "ASR_SSH_COMMAND"
-#: Where ssh keeps the connections it shares between fetches (its
-#: ControlPath folder); "no" to log in anew every time.
-SSH_CONTROL = "ASR_SSH_CONTROL"
-#: How long a shared connection stays open after its last use.
-CONTROL_PERSIST = "60s"
-# A unix socket's path has at most 103 bytes (104 with its final NUL on
-# macOS; Linux: 108). ssh names the socket by a 40-digit hash (%C) and binds
-# it first under a name with 17 more characters.
-_SOCKET_ROOM = 103 - 1 - 40 - 17
-_CONTROL_OPTION = re.compile(r"^(-o)?\s*control(master|path|persist)", re.IGNORECASE)
 
 
 class RemoteError(StoreError):
@@ -189,14 +172,6 @@ def divergences(store: DiskStore, name: str) -> list[Divergence]:
 # -- URLs and peers ----------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class SshUrl:
-    host: str
-    path: str
-    user: str | None = None
-    port: int | None = None
-
-
 def parse_url(url: str) -> Path | SshUrl:
     if url.startswith("ssh://"):
         found = _SSH.match(url)
@@ -252,6 +227,8 @@ class PipePeer:
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE
         )
         self.inp, self.out = self.process.stdout, self.process.stdin
+        widen_pipe(self.inp.fileno())  # a clone's gigabytes come in here
+        widen_pipe(self.out.fileno())  # and a push's go out here
         self.call("hello")
 
     def _request(self, message: dict) -> None:
@@ -290,7 +267,7 @@ class PipePeer:
         self._answer()
 
     def mirror(self, store: DiskStore, have: list[str]) -> mirror.Mirrored:
-        self._request({"op": "mirror", "args": {"have": have}})
+        self._request({"op": "mirror", "args": {"have": have, "raw": True}})
         try:
             done = mirror.receive_mirror(store, mirror.WireSource(self.inp))
         except TransferError as err:
@@ -332,79 +309,6 @@ def plain(value: Any) -> Any:
     return value
 
 
-def control_folder() -> Path | None:
-    """A private folder for ssh's shared connections, or None for none.
-
-    `ASR_SSH_CONTROL` names it (or says "no"); by default the user's runtime
-    folder, else ~/.asr/ssh, else one in /tmp: the first whose sockets'
-    paths fit and that is ours alone (mode 0700: no one else can put a
-    socket of theirs in our way)."""
-    setting = os.environ.get(SSH_CONTROL, "").strip()
-    if setting.lower() in ("no", "off", "0", "false"):
-        return None
-    if setting:
-        candidates = [Path(setting).expanduser()]
-    else:
-        runtime = os.environ.get("XDG_RUNTIME_DIR")
-        candidates = [Path(runtime) / "asr-ssh"] if runtime else []
-        candidates.append(Path.home() / ".asr" / "ssh")
-        candidates.append(Path(tempfile.gettempdir()) / f"asr-ssh-{os.getuid()}")
-    for folder in candidates:
-        text = str(folder)
-        if len(os.fsencode(text)) <= _SOCKET_ROOM and not set(text) & set(' "%'):
-            if _private(folder):
-                return folder
-    return None
-
-
-def _private(folder: Path) -> bool:
-    """Is `folder` ours alone (made so if need be), and can it hold sockets?
-    (ssh stops, not falls back, where it cannot bind one: AFS, some FUSE.)"""
-    try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        found = os.lstat(folder)
-        if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.getuid():
-            return False
-        if found.st_mode & 0o077:
-            os.chmod(folder, 0o700)
-        probe = folder / f".probe-{os.getpid()}"
-        with contextlib.suppress(FileNotFoundError):
-            probe.unlink()  # left by a process of this pid that was killed
-        with socket.socket(socket.AF_UNIX) as sock:
-            sock.bind(str(probe))
-        probe.unlink()
-        return True
-    except OSError:
-        return False
-
-
-def _control_options(ssh: list[str]) -> list[str]:
-    """ssh options that share one connection (as Ansible does): a fetch
-    within CONTROL_PERSIST of the last skips the login. None if the user's
-    own ssh command says how (or `ASR_SSH_CONTROL=no`)."""
-    if any(_CONTROL_OPTION.match(word) or word in ("-S", "-M") for word in ssh):
-        return []
-    folder = control_folder()
-    if folder is None:
-        return []
-    return [
-        *("-o", "ControlMaster=auto"),
-        *("-o", f"ControlPath={folder}/%C"),
-        *("-o", f"ControlPersist={CONTROL_PERSIST}"),
-    ]
-
-
-def ssh_command(url: SshUrl) -> list[str]:
-    ssh = shlex.split(os.environ.get(SSH_COMMAND, "ssh"))
-    ssh += _control_options(ssh)
-    if url.port:
-        ssh += ["-p", str(url.port)]
-    target = f"{url.user}@{url.host}" if url.user else url.host
-    asr = os.environ.get(REMOTE_ASR, "asr")
-    remote = f"{asr} remote serve {shlex.quote(url.path)}"
-    return [*ssh, "-o", "BatchMode=yes", target, remote]
-
-
 def connect(url: str, select: Callable | None = None) -> LocalPeer | PipePeer:
     where = parse_url(url)
     if isinstance(where, SshUrl):
@@ -426,6 +330,9 @@ def answer(endpoint: Endpoint, op: str, args: dict) -> Any:
 def serve_path(path: str, inp, out, select: Callable | None = None) -> None:
     """`serve` the store at `path`; if there is none, say so in answer to
     the first request (one line for the user on the other side)."""
+    with contextlib.suppress(OSError):  # not a file (a test's BytesIO)
+        widen_pipe(out.fileno())  # a clone's gigabytes go out here
+        widen_pipe(inp.fileno())  # and a push's come in here
     try:
         store = store_at(path)
     except StoreError as err:
@@ -478,7 +385,8 @@ def _serve(endpoint: Endpoint, inp, out) -> None:
                 write_objects(out, endpoint.objects(ids), len(ids))
                 value = None
             elif op == "mirror":
-                mirror.write_mirror(out, endpoint.mirror(list(args["have"])))
+                raw = bool(args.get("raw"))  # an older asr asks for frames
+                mirror.write_mirror(out, endpoint.mirror(list(args["have"]), raw))
                 value = None
             elif op == "receive":
                 value = endpoint.receive(read_objects(inp))

@@ -181,9 +181,9 @@ class Endpoint:
     def receive(self, objects: Iterable[bytes]) -> int:
         return receive_objects(self.store, objects)
 
-    def mirror(self, have: list[str]) -> Iterator[mirror.Item]:
+    def mirror(self, have: list[str], raw: bool = False) -> Iterator[mirror.Item]:
         """This store's packs (all but those in `have`) and tables, whole."""
-        return mirror.mirror_items(self.store, have)
+        return mirror.mirror_items(self.store, have, raw)
 
     def apply(self, heads: Heads, leases: Heads | None = None) -> RefOutcome:
         return apply_heads(self.store, heads, leases)

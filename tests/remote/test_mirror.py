@@ -10,15 +10,16 @@ import signal
 import subprocess
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from asr.core import transfer
-from asr.store import IndexTerms, digest, init_store, open_store
+from asr.store import IndexTerms, digest, init_store, mirror, open_store, tables
 from asr.store import remote as remote_
-from asr.store.mirror import listing
+from asr.store.mirror import _verified_table, listing
 from asr.store.transfer import TransferError
 
 from .conftest import assert_clean
@@ -193,3 +194,135 @@ def test_objects_larger_than_a_frame_cross_frames_whole(tmp_path, local_ssh):
             blob = store.get(oid).payload["file"]  # the blob's id
             assert b.get_blob(blob) == store.get_blob(blob)
         assert_clean(b)
+
+
+def _rewrite_table(items: list, kind: str, change) -> list:
+    """The mirror stream with the first table of `kind` changed by
+    `change(table) -> table`, and named anew (a sender that means it)."""
+    out = list(items)
+    for n, (what, value) in enumerate(out):
+        if what == "message" and value.get("kind") == kind:
+            table = change(_verified_table(value["name"], out[n + 1][1]).table)
+            name, data = tables.encode(table)
+            out[n] = ("message", {**value, "name": f"{name}{tables.SUFFIX}"})
+            out[n + 1] = ("frame", data)
+            return out
+    raise AssertionError(f"no {kind} table in the stream")
+
+
+def _swap_heads(items: list, first: int, second: int) -> list:
+    """The mirror stream with its refs table naming each of two heads for
+    the other's uid: a damaged sender whose objects are all sound."""
+
+    def swap(table):
+        oids = np.array(table.columns["oid"])
+        oids[[first, second]] = oids[[second, first]]
+        columns = {**table.columns, "oid": oids}
+        return tables.Table(table.type, table.keys, columns, table.meta)
+
+    return _rewrite_table(items, "refs", swap)
+
+
+@pytest.mark.parametrize("size", [200, 2 * 256 * 1024 + 3])
+def test_a_head_named_for_another_uid_is_refused(tmp_path, size):
+    """Each head a refs table names must be a revision of its uid, also one
+    that crosses frames (`size`: a Record's own bytes)."""
+    assert mirror.CHUNK == 256 * 1024
+    a = init_store(tmp_path / "a")
+    rng = np.random.default_rng(size)
+    with a.bulk() as writer:
+        for i in range(6):
+            terms = IndexTerms(digest(b"%d" % i), digest(b"head"), [float(i)])
+            payload = {"i": i, "data": rng.bytes(size), "dependencies": []}
+            writer.commit(payload, index=terms)
+    items = list(mirror.mirror_items(a, []))
+    good = init_store(tmp_path / "good")
+    done = mirror.receive_mirror(good, mirror.LocalSource(iter(items)))
+    assert done.objects == 6 and heads(good) == heads(a)
+    bad = init_store(tmp_path / "bad")
+    with pytest.raises(TransferError, match="not a revision of the uid"):
+        mirror.receive_mirror(bad, mirror.LocalSource(iter(_swap_heads(items, 1, 4))))
+    assert heads(bad) == {}
+    assert_clean(good, bad)
+
+
+def test_a_blob_of_many_frames_is_never_held_whole(tmp_path):
+    """A File blob crossing many frames is hashed as its frames come: a
+    clone's memory stays a few frames, however large the blob."""
+    a = init_store(tmp_path / "a")
+    blob_size = 96 << 20
+    with a.bulk() as writer:
+        blob = writer.put_blob(np.random.default_rng(1).bytes(blob_size))
+        terms = IndexTerms(digest(b"0"), digest(b"blob"), [0.0])
+        writer.commit({"file": blob, "dependencies": []}, index=terms)
+    tracemalloc.start()
+    try:
+        b, _ = transfer.clone(str(tmp_path / "a"), tmp_path / "b")
+        _now, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert b.get_blob(blob) == a.get_blob(blob)
+    assert peak < blob_size // 3, f"{peak >> 20} MiB held"
+    assert_clean(a, b)
+
+
+def test_a_pack_with_bytes_no_object_covers_is_refused(tmp_path):
+    """Every byte of a pack that arrives is checked by an object's hash: a
+    table that leaves some out (here its last object) is refused, though
+    all it names is sound."""
+    a = packed_store(tmp_path / "a", batches=1, per_batch=5)
+
+    def drop_last(table):
+        keep = np.argsort(table.columns["offset"])[:-1]
+        columns = {k: np.asarray(v)[keep] for k, v in table.columns.items()}
+        return tables.Table(table.type, table.keys[keep], columns, table.meta)
+
+    items = _rewrite_table(list(mirror.mirror_items(a, [])), "pack", drop_last)
+    b = init_store(tmp_path / "b")
+    with pytest.raises(TransferError, match="objects do not fill it"):
+        mirror.receive_mirror(b, mirror.LocalSource(iter(items)))
+    assert heads(b) == {} and listing(b).packs == []
+    assert_clean(b)
+
+
+@pytest.mark.parametrize("raw", [False, True])
+def test_packs_travel_framed_or_raw_as_the_receiver_asks(tmp_path, raw):
+    """`asr remote serve` sends a pack's bytes unframed (by sendfile) only
+    to a receiver that asks: an older asr asks for frames and gets them."""
+    from asr.store.transfer import read_message, write_message
+
+    a = packed_store(tmp_path / "a", batches=2, per_batch=10, size=60_000)
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "asr.cli.main", "remote", "serve", str(tmp_path / "a")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    b = init_store(tmp_path / "b")
+    try:
+        args = {"have": [], "raw": True} if raw else {"have": []}
+        write_message(serve.stdin, {"op": "mirror", "args": args})
+        serve.stdin.flush()
+        source = _Recording(serve.stdout)
+        done = mirror.receive_mirror(b, source)
+        assert source.messages[0]["raw"] is raw
+        assert read_message(serve.stdout) == {"value": None}
+    finally:
+        serve.stdin.close()
+        serve.wait(30)
+        serve.stdout.close()
+    assert done.packs == 2 and done.objects == 40
+    assert pack_names(b) == pack_names(a)
+    assert_clean(b)
+
+
+class _Recording(mirror.WireSource):
+    """A receiving end that keeps the messages it read."""
+
+    def __init__(self, inp):
+        super().__init__(inp)
+        self.messages = []
+
+    def message(self):
+        self.messages.append(super().message())
+        return self.messages[-1]

@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import subprocess
 import tempfile
 from pathlib import Path
 
 import pytest
 
-from asr.store.remote import SshUrl, control_folder, ssh_command
+from asr.store import ssh
+from asr.store.ssh import SshUrl, control_folder, ssh_command
 
+needs_ssh = pytest.mark.skipif(shutil.which("ssh") is None, reason="needs ssh")
 URL = SshUrl("cluster", "/home/me/project", "me")
 
 
@@ -57,5 +60,37 @@ def test_turned_off_or_said_by_the_users_own_ssh_command(short, monkeypatch):
     assert options(ssh_command(URL))["ControlPath"] == f"{short}/mine/%C"
     monkeypatch.setenv("ASR_SSH_COMMAND", "ssh -o ControlPath=/theirs/%C -i key")
     command = ssh_command(URL)
-    assert options(command) == {"ControlPath": "/theirs/%C", "BatchMode": "yes"}
+    found = options(command)
+    found.pop("Ciphers", None)  # below
+    assert found == {"ControlPath": "/theirs/%C", "BatchMode": "yes"}
     assert command[:5] == ["ssh", "-o", "ControlPath=/theirs/%C", "-i", "key"]
+
+
+def default_ciphers() -> list[str]:
+    found = subprocess.run(
+        ["ssh", "-F", os.devnull, "-G", "cluster"], capture_output=True, text=True
+    )
+    line = next(x for x in found.stdout.splitlines() if x.startswith("ciphers "))
+    return line.split()[1].split(",")
+
+
+@needs_ssh
+def test_aes_gcm_is_moved_first_where_the_cpu_has_aes(monkeypatch):
+    monkeypatch.setenv("ASR_SSH_COMMAND", f"ssh -F {os.devnull}")
+    monkeypatch.setattr(ssh, "has_aes", lambda: True)
+    ours = options(ssh_command(URL))["Ciphers"].split(",")
+    assert ours[:2] == list(ssh.FAST_CIPHERS)
+    assert sorted(ours) == sorted(default_ciphers())  # moved, none added
+    monkeypatch.setattr(ssh, "has_aes", lambda: False)
+    assert "Ciphers" not in options(ssh_command(URL))
+
+
+@needs_ssh
+def test_the_users_own_ciphers_win(tmp_path, monkeypatch):
+    monkeypatch.setattr(ssh, "has_aes", lambda: True)
+    monkeypatch.setenv("ASR_SSH_COMMAND", "ssh -c chacha20-poly1305@openssh.com")
+    assert "Ciphers" not in options(ssh_command(URL))
+    config = tmp_path / "config"  # as a site's crypto policy says them
+    config.write_text("Host *\n  Ciphers aes256-ctr,chacha20-poly1305@openssh.com\n")
+    monkeypatch.setenv("ASR_SSH_COMMAND", f"ssh -F {config}")
+    assert "Ciphers" not in options(ssh_command(URL))

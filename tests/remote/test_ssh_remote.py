@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import signal
@@ -13,6 +14,8 @@ import pytest
 
 from asr.core import transfer
 from asr.store import remote as remote_
+from asr.store import ssh as ssh_
+from asr.store.transfer import read_message, write_message
 
 from .conftest import assert_clean, revise
 from .project import add, heads, project
@@ -135,3 +138,44 @@ def test_sharing_connections_can_be_turned_off(over_ssh, tmp_path, monkeypatch):
     transfer.pull(b, "origin")
     assert over_ssh.logins() == before + 2
     assert list(over_ssh.control.iterdir()) == []
+
+
+F_GETPIPE_SZ = 1032  # linux/fcntl.h
+
+
+@pytest.mark.skipif(not ssh_.has_aes(), reason="the CPU has no AES instructions")
+def test_the_connection_is_encrypted_with_aes_gcm(over_ssh, tmp_path, monkeypatch):
+    over_ssh.close_connections()
+    monkeypatch.setenv("ASR_SSH_CONTROL", "no")
+    command = ssh_.ssh_command(
+        ssh_.SshUrl("127.0.0.1", "/", over_ssh.user, over_ssh.port)
+    )
+    command = [command[0], "-v", *command[1:-1], "true"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "server->client cipher: aes128-gcm@openssh.com" in done.stderr
+
+
+def test_a_clones_pipes_hold_a_mebibyte(over_ssh, tmp_path):
+    """Both ends widen the pipe a clone's gigabytes pass through: the
+    remote's `asr remote serve` its stdout, the client its end of ssh's."""
+    project(tmp_path / "a", ["x"])
+    peer = remote_.connect(over_ssh.url(tmp_path / "a"))
+    try:
+        assert fcntl.fcntl(peer.inp.fileno(), F_GETPIPE_SZ) == 1 << 20
+    finally:
+        peer.close()
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "asr.cli.main", "remote", "serve", str(tmp_path / "a")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        write_message(serve.stdin, {"op": "hello", "args": {}})
+        serve.stdin.flush()
+        assert read_message(serve.stdout) == {"value": {"format": 1}}
+        assert fcntl.fcntl(serve.stdout.fileno(), F_GETPIPE_SZ) == 1 << 20
+    finally:
+        serve.stdin.close()
+        serve.wait(30)
+        serve.stdout.close()
