@@ -83,6 +83,7 @@ class _Seen:
 
     kinds: dict[ObjectId, str] = field(default_factory=dict)
     headers: dict[ObjectId, tuple] = field(default_factory=dict)  # (uid, parent)
+    exact: dict[ObjectId, bytes] = field(default_factory=dict)  # record -> index key
     references: dict[ObjectId, list[ObjectId]] = field(default_factory=dict)
     where: dict[ObjectId, Path] = field(default_factory=dict)  # record -> file
 
@@ -115,6 +116,9 @@ def fsck(
         if obj.kind == "record":
             seen.headers[oid] = (obj.uid, obj.parent)
             seen.where[oid] = path
+            index = obj.header.get("index")
+            if index is not None:
+                seen.exact[oid] = index["exact"]
             # An object id anywhere inside is stored as these two bytes and its
             # 16 raw ones (fixext 16, type 4): without them, no need to look.
             has_ids = _OBJECT_ID_MARK in data
@@ -136,8 +140,8 @@ def fsck(
     # Damaged tables are left out of what readers see, so every other ref
     # and object is still checked (and the cost of the damage is counted).
     with store.skipping_damaged_tables():
-        _check_refs(store, seen, report)
-        _check_index(store, report)
+        heads = _check_refs(store, seen, report)
+        _check_index(store, heads, seen.exact, report)
     _check_copies(store, report)
     report.tmp_files = tmp_files(store)
     if repair:
@@ -251,7 +255,8 @@ def _check_pack(store, table_path: Path, table, check, report: FsckReport) -> No
         report.damaged.append(Damage(pack_path, "pack", f"damaged pack {pack_path}"))
 
 
-def _check_refs(store: Maintained, seen: _Seen, report: FsckReport) -> None:
+def _check_refs(store: Maintained, seen: _Seen, report: FsckReport) -> dict:
+    """Check every ref; returns {uid: head} of those that are sound."""
     kinds, headers = seen.kinds, seen.headers
     tombstones = set()
     for hexid, text in store.loose_ref_texts():
@@ -332,19 +337,18 @@ def _check_refs(store: Maintained, seen: _Seen, report: FsckReport) -> None:
             for target in refs:
                 if target not in kinds and not _present(store, target):
                     report.errors.append(f"object {oid} refers to missing {target}")
+    return head_of
 
 
-def _check_index(store: Maintained, report: FsckReport) -> None:
-    """Every head's exact key finds it: else lookups miss and recompute."""
+def _check_index(
+    store: Maintained, heads: dict, exact: dict[ObjectId, bytes], report: FsckReport
+) -> None:
+    """Every sound head's exact key finds it: else lookups miss and
+    recompute. (The keys were read in the pass over every object.)"""
     try:
         store.refresh()
-        missing = []
-        with warnings.catch_warnings():  # damaged refs are reported already
-            warnings.simplefilter("ignore", StoreWarning)
-            heads = list(store.heads())
-        for uid, head in heads:
-            if head.index is not None and uid not in store.index_uids(head.index.exact):
-                missing.append(uid)
+        pairs = [(exact[oid], uid) for uid, oid in heads.items() if oid in exact]
+        missing = store.index_lacks(pairs)
     except StoreError as err:
         report.errors.append(f"the index cannot be read: {err}")
         return

@@ -97,6 +97,11 @@ class Maintained(Protocol):
     def index_uids(self, exact: bytes) -> set[Uid]:
         """Every uid the index has under an exact key, stale ones too."""
 
+    def index_lacks(self, pairs: list[tuple[bytes, Uid]]) -> list[Uid]:
+        """The uids of `pairs` (exact key, uid) that the index does not have
+        under their key: `index_uids` for many at once (fsck's, for every
+        head)."""
+
     def skipping_damaged_tables(self) -> AbstractContextManager[None]:
         """Meanwhile, a table that cannot be read is left out of every
         lookup (fsck counts what it costs) instead of failing them all."""
