@@ -229,7 +229,11 @@ class PipePeer:
         self.inp, self.out = self.process.stdout, self.process.stdin
         widen_pipe(self.inp.fileno())  # a clone's gigabytes come in here
         widen_pipe(self.out.fileno())  # and a push's go out here
-        self.call("hello")
+        try:
+            self.call("hello")
+        except BaseException:  # no store there, no asr there: hang up, reap
+            self.close()
+            raise
 
     def _request(self, message: dict) -> None:
         try:
@@ -287,11 +291,10 @@ class PipePeer:
     def close(self) -> None:
         """Say bye and hang up both ways: a remote still writing a stream
         this side stopped reading (it was damaged) then stops too."""
-        try:
+        with contextlib.suppress(TransferError, OSError):
             self._request({"op": "bye", "args": {}})
+        with contextlib.suppress(OSError):  # a broken pipe as it flushes
             self.out.close()
-        except (TransferError, OSError):
-            pass
         self.inp.close()
         try:
             self.process.wait(timeout=30)

@@ -94,6 +94,26 @@ def test_missing_remote_store_is_one_error_line(over_ssh, tmp_path):
     assert not (tmp_path / "here" / "no").exists()  # a failed clone leaves nothing
 
 
+def test_a_remote_that_refuses_is_hung_up_on_and_reaped(
+    over_ssh, tmp_path, monkeypatch
+):
+    """A connection whose first answer is an error (no store there) leaves
+    no ssh process behind and no pipe open."""
+    started = []
+
+    class Spied(subprocess.Popen):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            started.append(self)
+
+    monkeypatch.setattr(remote_.subprocess, "Popen", Spied)
+    with pytest.raises(remote_.RemoteError, match="no ASR store"):
+        remote_.connect(over_ssh.url(tmp_path / "no"))
+    (process,) = [p for p in started if "remote serve" in " ".join(p.args)]
+    assert process.returncode is not None  # waited for
+    assert process.stdout.closed and process.stdin.closed
+
+
 def master_pid(sshd) -> int | None:
     """The pid of the shared connection's ssh (`ssh -O check`), or None."""
     sockets = list(sshd.control.iterdir())
