@@ -623,16 +623,16 @@ class DiskStore(BaseStore):
         # table with numpy: no set of every uid (a hundred bytes a ref).
         self._log.refresh()
         logged = dict(self._log.refs)  # read before the packed refs (see get_ref)
-        batched = (
-            {  # refs a batch moved, in case their loose file was lost
-                Uid(keys[start : start + 16])
-                for table in self._batched.tables()
-                for keys in [table.keys.tobytes()]
-                for start in range(0, len(keys), 16)
-            }
-            - loose_uids
-        )
-        unsure = self._log.revisions.keys() | batched
+        moves = self._batch_moves(loose_uids)  # in case a loose file was lost
+        revised = self._log.revisions.keys()
+
+        def unsure(uid: Uid, oid: ObjectId) -> bool:
+            """Might a newer revision than `oid` be the head? Not where no
+            batch moved `uid` elsewhere than `oid` (a batch that moved it
+            there and was packed by `gc` is kept ten minutes): then no head
+            object needs to be read."""
+            return uid in revised or not moves.get(uid, set()) <= {oid}
+
         packed = self._packed_refs.tables()[::-1]
         for i, table in enumerate(packed):
             hidden = _held_by(table.keys, packed[:i])
@@ -643,7 +643,7 @@ class DiskStore(BaseStore):
                 uid = Uid(uids[start : start + 16])
                 if not hide and uid not in loose_uids:
                     oid = ObjectId(oids[start : start + 16])
-                    if uid in unsure:
+                    if unsure(uid, oid):
                         oid = self._resolved(uid, oid, on_error)
                         if oid is None:
                             continue
@@ -653,11 +653,24 @@ class DiskStore(BaseStore):
         for uid, hide in zip(uids, _held_by(keys, packed).tolist()):
             if not hide and uid not in loose_uids:
                 oid = logged[uid]
-                if uid in unsure:
+                if unsure(uid, oid):
                     oid = self._resolved(uid, oid, on_error)
                     if oid is None:
                         continue
                 yield uid, oid
+
+    def _batch_moves(self, leave_out: set) -> dict[Uid, set[ObjectId]]:
+        """uid -> the revisions batch tables moved it to (uids in `leave_out`
+        left out)."""
+        moves: dict[Uid, set[ObjectId]] = {}
+        for table in self._batched.tables():
+            keys, oids = table.keys.tobytes(), table.columns["oid"].tobytes()
+            for start in range(0, len(keys), 16):
+                uid = Uid(keys[start : start + 16])
+                if uid not in leave_out:
+                    oid = ObjectId(oids[start : start + 16])
+                    moves.setdefault(uid, set()).add(oid)
+        return moves
 
     def _resolved(self, uid, oid, on_error) -> ObjectId | None:
         try:
