@@ -305,7 +305,7 @@ class DiskStore(BaseStore):
 
     def index_lacks(self, pairs: list[tuple[bytes, Uid]]) -> list[Uid]:
         # One sorted match of all pairs against each segment's rows, not a
-        # binary search per pair: fsck of 10^6 heads in a second, not a minute.
+        # lookup per pair: fsck asks this for every head of the store.
         self._refresh_index()
         logged = self._log.exact
         left = [(e, u) for e, u in pairs if u not in logged.get(e, ())]

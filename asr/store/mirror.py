@@ -205,12 +205,10 @@ class WireSource:
 
     def raw(self, size: int) -> Iterator[bytes]:
         """`size` unframed bytes, in chunks of `CHUNK`."""
-        from .transfer import TransferError
+        from .transfer import _read_exact
 
         while size > 0:
-            chunk = self.inp.read(min(CHUNK, size))
-            if not chunk:
-                raise TransferError("the stream ended early (the other side stopped?)")
+            chunk = _read_exact(self.inp, min(CHUNK, size))
             size -= len(chunk)
             yield chunk
 
@@ -299,10 +297,8 @@ def receive_mirror(store, source: WireSource | LocalSource) -> Mirrored:
                 raise TransferError("damaged stream: a pack was expected")
             table = _verified_table(head["name"], source.frame())
             size = head["size"]
-            if start.get("raw"):
-                chunks = _counted(source.raw(size), advance)
-            else:
-                chunks = _chunks(source, size, advance)
+            chunks = source.raw(size) if start.get("raw") else _frames(source, size)
+            chunks = _counted(chunks, advance)
             done.objects += _receive_pack(store, table, size, chunks, heads)
             done.packs += 1
     if source.message() != {"end": start["packs"]}:
@@ -324,7 +320,8 @@ def _counted(chunks: Iterator[bytes], advance: progress.Advance) -> Iterator[byt
         advance(len(chunk))
 
 
-def _chunks(source, size: int, advance: progress.Advance) -> Iterator[bytes]:
+def _frames(source, size: int) -> Iterator[bytes]:
+    """A pack's `size` bytes, in the frames they came in."""
     from .transfer import TransferError
 
     left = size
@@ -334,7 +331,6 @@ def _chunks(source, size: int, advance: progress.Advance) -> Iterator[bytes]:
             raise TransferError("damaged stream: a pack is longer than it said")
         left -= len(chunk)
         yield chunk
-        advance(len(chunk))
 
 
 def _verified_table(name: str, data: bytes) -> _Arrived:
@@ -385,10 +381,11 @@ class _PackCheck:
     its id in the table, every head named by a refs table against its uid.
 
     Objects are taken in the order of their offsets. Those that lie in one
-    frame are hashed in one comprehension, the hot loop of a clone (two
-    hundred thousand objects a gigabyte); one split between frames is
-    hashed as its parts come, so that a File blob of gigabytes is never
-    held in memory whole (only a head's parts are kept, for its uid)."""
+    piece (a frame, or a read of raw bytes) are hashed in one
+    comprehension, the hot loop of a clone (two hundred thousand objects a
+    gigabyte); one split between pieces is hashed as its parts come, so
+    that a File blob of gigabytes is never held in memory whole (only a
+    head's parts are kept, for its uid)."""
 
     def __init__(self, name: str, table: tables.Table, size: int, heads: Heads):
         from .transfer import TransferError
@@ -407,7 +404,7 @@ class _PackCheck:
         self.keys = _rows16(np.ascontiguousarray(table.keys)[order])
         self.head_at = [i for i, key in enumerate(self.keys) if key in heads]
         self.i = self.h = self.pos = 0  # next object, next head, bytes seen
-        self.partial = None  # the hash of object i, begun in an earlier frame
+        self.partial = None  # the hash of object i, begun in an earlier piece
         self.parts: list[bytes] | None = None  # and its bytes, if it is a head
 
     def feed(self, chunk: bytes) -> None:
@@ -446,7 +443,7 @@ class _PackCheck:
                 h += 1
             self.h = h
         i = j
-        if i < len(self.starts) and self.starts[i] < hi:  # ends in a later frame
+        if i < len(self.starts) and self.starts[i] < hi:  # ends in a later piece
             part = view[self.starts[i] - lo :]
             self.partial = xxhash.xxh3_128(part)
             is_head = self.h < len(self.head_at) and self.head_at[self.h] == i

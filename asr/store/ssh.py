@@ -138,15 +138,15 @@ def cipher_options(ssh: list[str], target: str) -> list[str]:
     theirs = _ciphers(tuple(ssh), target)
     if theirs is None or theirs != _ciphers((ssh[0], "-F", os.devnull), target):
         return []
-    fast = [c for c in FAST_CIPHERS if c in theirs]
+    fast = tuple(c for c in FAST_CIPHERS if c in theirs)
     if not fast or theirs[: len(fast)] == fast:
         return []
-    ordered = fast + [c for c in theirs if c not in fast]
+    ordered = fast + tuple(c for c in theirs if c not in fast)
     return ["-o", "Ciphers=" + ",".join(ordered)]
 
 
 @functools.cache
-def _ciphers(ssh: tuple[str, ...], target: str) -> list[str] | None:
+def _ciphers(ssh: tuple[str, ...], target: str) -> tuple[str, ...] | None:
     """The ciphers `ssh` would offer `target` (`ssh -G` reads the config,
     logs in nowhere), or None if it cannot say (an ssh older than 6.8)."""
     try:
@@ -162,7 +162,7 @@ def _ciphers(ssh: tuple[str, ...], target: str) -> list[str] | None:
     for line in found.stdout.splitlines():
         key, _, value = line.partition(" ")
         if key == "ciphers" and found.returncode == 0:
-            return value.split(",")
+            return tuple(value.split(","))  # cached: not to be changed
     return None
 
 
