@@ -166,15 +166,18 @@ TWIN = """
     def workflow():
         atoms = read("structure.json")
         strained = run("wfsteps:strain", atoms, factor=1.1)
-        run("wfsteps:hold", "release")
-        run("wfsteps:energy", strained.result)
+        held = run("wfsteps:hold", "release", deps=[strained])
+        run("wfsteps:energy", strained.result, deps=[held])
 """
 
 
 def test_a_rerun_while_tasks_wait_submits_nothing_twice(tree):
     # One core: the strain runs, then the hold (until the test releases it);
     # the energy waits in the queue while a rerun of `mq workflow` already
-    # knows its input.
+    # knows its input. (The hold's and the energy's dependencies make that
+    # order certain: without them MyQueue queued the energy before the hold,
+    # and the test had to catch the energy's short run, which it missed
+    # under load.)
     from wfhelpers import local_queue
 
     with local_queue(tree, cores=1) as mq:
